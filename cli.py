@@ -1,0 +1,148 @@
+"""The ``dynsim`` command: a thin layer over the library (options in, files out)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+# Runtime checks inside equinox/diffrax/optimistix become NaNs instead of host callbacks. dynsim
+# never relies on them (every solve runs with throw=False and checks its result code and
+# residuals), and executables without callbacks can go into JAX's persistent compilation cache:
+# that is what makes a repeated command fast. Must be set before equinox is imported.
+os.environ.setdefault("EQX_ON_ERROR", "nan")
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="dynsim",
+    help="Simulate the learning dynamics of self-supervised learning (JAX + diffrax, float64).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root():
+    """Simulate the learning dynamics of self-supervised learning (JAX + diffrax, float64).
+
+    Every command writes a figure, the numbers behind it (.npz) and a .json record
+    (parameters, package versions, summary) into --out; --json prints the summary.
+    """
+
+
+class Format(str, Enum):
+    png = "png"
+    pdf = "pdf"
+    svg = "svg"
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+Out = Annotated[Path, typer.Option("--out", help="Output directory for the figure, .npz and .json.")]
+Fmt = Annotated[Format, typer.Option("--format", help="Figure format.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+
+
+@app.command("phase-portrait")
+def phase_portrait_cmd(
+    eta: Annotated[float, typer.Option(help="η, weight decay. Above η_c = τ²/(4(1+σ²)) only collapse remains. "
+                                            "[T21]'s experiments peaked at 4e-4.")] = 4e-4,
+    sigma: Annotated[float, typer.Option(help="σ, augmentation strength: X' = σ² I with X = I (assumption 1).")] = 1.0,
+    tau: Annotated[float, typer.Option(help="τ, EMA ratio W_a = τ W (assumption 2), held fixed.")] = 1.0,
+    alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p, relative learning rate of the predictor W_p.")] = 1.0,
+    p_min: Annotated[Optional[float], typer.Option(help="Plot range of p (eigenvalue of W_p); default -τ/(2(1+σ²)).")] = None,
+    p_max: Annotated[Optional[float], typer.Option(help="Default 2τ/(1+σ²).")] = None,
+    s_min: Annotated[Optional[float], typer.Option(help="Plot range of s (eigenvalue of F = W X Wᵀ); default 0.")] = None,
+    s_max: Annotated[Optional[float], typer.Option(help="Default 0.8 p_max²/α_p.")] = None,
+    n_traj: Annotated[int, typer.Option(help="Sample trajectories per panel (main and zoom).")] = 16,
+    t1: Annotated[Optional[float], typer.Option(help="Integration time; default 10/η clipped to [100, 1e5].")] = None,
+    rtol: Annotated[float, typer.Option(help="Relative tolerance of the Tsit5 + PID step-size controller.")] = 1e-8,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance of the step-size controller.")] = 1e-10,
+    max_steps: Annotated[int, typer.Option(help="Step limit per trajectory (hits are reported, not hidden).")] = 100_000,
+    out: Out = Path("dynsim-out"),
+    fmt: Fmt = Format.png,
+    as_json: AsJson = False,
+):
+    """Phase portrait of the decoupled eigenvalue dynamics (p, s) at fixed τ [Tian et al. 2021, Fig. 3].
+
+    dp/dt = α_p s [τ - (1+σ²) p] - η p,  ds/dt = 2 p s [τ - (1+σ²) p] - 2 η s;
+    and the 1-D reduction on the parabola s = p²/α_p: dp/dt = p² [τ - (1+σ²) p] - η p.
+    Writes phase_portrait.{png,npz,json} into --out.
+    """
+    import dynsim
+    from dynsim._phase_portrait import Window, default_window
+
+    start = time.perf_counter()
+    system = dynsim.EigenDynamics2D(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p)
+    window = None
+    if any(v is not None for v in (p_min, p_max, s_min, s_max)):
+        d = default_window(system)
+        window = Window(d.p_min if p_min is None else p_min, d.p_max if p_max is None else p_max,
+                        d.s_min if s_min is None else s_min, d.s_max if s_max is None else s_max)
+    _err("dynsim: integrating the phase portrait ...")
+    pp = dynsim.phase_portrait(system, window=window, n_traj=n_traj, t1=t1, rtol=rtol, atol=atol,
+                               max_steps=max_steps)
+    fig = dynsim.plot_phase_portrait(pp)
+    summary = pp.summary()
+    record = {
+        "command": "phase-portrait",
+        "argv": sys.argv[1:],
+        "parameters": {"eta": eta, "sigma": sigma, "tau": tau, "alpha_p": alpha_p,
+                       "window": vars(pp.window), "zoom": vars(pp.zoom), "n_traj": n_traj,
+                       "t1": pp.solver["t1"], "rtol": rtol, "atol": atol, "max_steps": max_steps},
+        "summary": summary,
+    }
+    from dynsim._io import jsonable, write_outputs
+
+    record["runtime_s"] = round(time.perf_counter() - start, 3)
+    paths = write_outputs(out, "phase_portrait", figure=fig, arrays=pp.arrays(), record=record, fmt=fmt.value)
+    traj = summary["trajectories"]
+    _err(f"dynsim: {summary['regime']}: {summary['regime_text']}")
+    if summary["collapse_threshold_p_minus"] is not None:
+        _err(f"dynsim: collapse threshold p*_- = {summary['collapse_threshold_p_minus']:.6g}, "
+             f"p*_+ = {summary['p_plus']:.6g}")
+    if not summary["solver"]["complete"]:
+        _err("dynsim: PARTIAL: some trajectories failed: " + "; ".join(summary["solver"]["failures"]))
+    _err(f"dynsim: trajectories main {traj['main']}, zoom {traj['zoom']}")
+    _err(f"dynsim: wrote {', '.join(str(p) for p in paths.values())} ({record['runtime_s']:.2f} s)")
+    if as_json:
+        print(json.dumps(jsonable(summary), indent=2))
+
+
+def _option_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``dynsim`` script. Bad input: one line on stderr, exit code 2."""
+    import dynsim
+
+    dynsim.enable_compilation_cache()
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="dynsim", standalone_mode=False)
+    except typer.TyperException as e:  # usage errors from the (vendored) click parser
+        if type(e).__name__ == "NoArgsIsHelpError":  # bare `dynsim`: the help, not an error
+            print(e.format_message())
+            return 0
+        _err(f"dynsim: error: {' '.join(e.format_message().split())}")
+        return 2
+    except dynsim.DynsimInputError as e:
+        _err(f"dynsim: error: {_option_name(e.name)}: {e}")
+        return 2
+    except typer.Abort:
+        _err("dynsim: aborted")
+        return 130
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

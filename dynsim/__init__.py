@@ -1,0 +1,46 @@
+"""dynsim: numerical simulation of the learning dynamics of self-supervised learning.
+
+JAX + diffrax, float64 by default. The public API:
+
+- systems: :class:`EigenDynamics1D`, :class:`EigenDynamics2D`, :class:`EigenDynamics3D`
+  (decoupled eigenvalue dynamics of linear BYOL, Tian et al. 2021), built on
+  :class:`AbstractSystem`;
+- solving: :func:`solve` -> :class:`Solution` with a per-trajectory :class:`Status`;
+- analysis: :func:`find_fixed_points`, :func:`jacobian`, :func:`classify`,
+  :func:`basins_1d`, :func:`nearest_attractor`;
+- jobs and figures: :func:`phase_portrait`, :func:`plot_phase_portrait`.
+"""
+
+from . import _config  # noqa: F401  (float64 on import)
+from ._analysis import (
+    FixedPoints,
+    basins_1d,
+    classify,
+    find_fixed_points,
+    grid_starts,
+    jacobian,
+    nearest_attractor,
+)
+from ._config import enable_compilation_cache
+from ._eigen import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, critical_eta, nontrivial_roots
+from ._errors import DynsimInputError
+from ._phase_portrait import PhasePortrait, Window, phase_portrait
+from ._solve import Solution, Status, solve
+from ._system import AbstractSystem, param
+
+__version__ = "0.1.0"
+
+
+def plot_phase_portrait(pp: PhasePortrait):
+    """The phase-portrait figure (imports matplotlib on first use)."""
+    from ._plotting import plot_phase_portrait as _plot
+
+    return _plot(pp)
+
+
+__all__ = [
+    "AbstractSystem", "DynsimInputError", "EigenDynamics1D", "EigenDynamics2D", "EigenDynamics3D",
+    "FixedPoints", "PhasePortrait", "Solution", "Status", "Window", "basins_1d", "classify",
+    "critical_eta", "enable_compilation_cache", "find_fixed_points", "grid_starts", "jacobian",
+    "nearest_attractor", "nontrivial_roots", "param", "phase_portrait", "plot_phase_portrait", "solve",
+]

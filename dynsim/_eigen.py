@@ -1,0 +1,214 @@
+r"""Decoupled eigenvalue dynamics of linear BYOL/SimSiam [Tian, Chen & Ganguli 2021, Sec. 5].
+
+Once the eigenspaces of the predictor ``W_p`` and of ``F = W X W^T`` are aligned, each
+eigen-pair ``(p_j, s_j)`` evolves on its own (``k := 1 + sigma^2``):
+
+    dp/dt   = alpha_p s [tau - k p] - eta p
+    ds/dt   = 2 p s [tau - k p] - 2 eta s
+    s dtau/dt = beta (1 - tau) s - tau (ds/dt) / 2
+
+with the invariant ``s - p^2/alpha_p = c e^{-2 eta t}``. On the parabola ``c = 0`` this is
+the 1-D system ``dp/dt = p^2 [tau - k p] - eta p``. Closed forms live beside each model.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float
+
+from ._system import AbstractSystem, check_param, param
+
+# Relative tolerance within which eta counts as equal to the critical eta.
+_CRITICAL_RTOL = 1e-12
+
+
+def critical_eta(sigma: ArrayLike, tau: ArrayLike) -> Array:
+    """``eta_c = tau^2 / (4 (1 + sigma^2))``: above it only the collapsed solution remains."""
+    return jnp.asarray(tau) ** 2 / (4.0 * (1.0 + jnp.asarray(sigma) ** 2))
+
+
+def nontrivial_roots(eta: ArrayLike, sigma: ArrayLike, tau: ArrayLike) -> tuple[Array, Array]:
+    """``p*_{+/-} = [tau +/- sqrt(tau^2 - 4 eta (1 + sigma^2))] / (2 (1 + sigma^2))``.
+
+    Returns ``(p_minus, p_plus)``, NaN where ``eta > eta_c`` (no such points). ``p_minus`` is
+    computed in the cancellation-free form ``2 eta / (tau + sqrt(...))``.
+    """
+    eta, sigma, tau = (jnp.asarray(a) for a in (eta, sigma, tau))
+    k = 1.0 + sigma**2
+    disc = tau**2 - 4.0 * eta * k
+    exists = disc >= 0.0
+    root = jnp.sqrt(jnp.where(exists, disc, 0.0))
+    p_plus = (tau + root) / (2.0 * k)
+    p_minus = jnp.where(tau + root > 0, 2.0 * eta / jnp.where(tau + root > 0, tau + root, 1.0), 0.0)
+    return jnp.where(exists, p_minus, jnp.nan), jnp.where(exists, p_plus, jnp.nan)
+
+
+def _scalar(x) -> float:
+    a = np.asarray(x)
+    if a.ndim:
+        raise ValueError("closed-form reports need scalar parameters; index the batch first")
+    return float(a)
+
+
+def _regime(eta: float, eta_c: float) -> str:
+    if eta == 0.0:
+        return "no-weight-decay"
+    if abs(eta - eta_c) <= _CRITICAL_RTOL * eta_c:
+        return "critical"
+    return "bistable" if eta < eta_c else "collapse-only"
+
+
+REGIME_TEXT = {
+    "no-weight-decay": "eta = 0: non-isolated stationary points (collapsed branch s = 0 and "
+                       "non-collapsed branch p = tau/(1+sigma^2)); the origin is degenerate",
+    "bistable": "0 < eta < eta_c: collapse (p < p*_-) and the non-trivial solution p*_+ are both stable",
+    "critical": "eta = eta_c: p*_- and p*_+ merge in a saddle-node",
+    "collapse-only": "eta > eta_c: only the collapsed solution p = 0 remains",
+}
+
+
+class _EigenBase(AbstractSystem):
+    """Shared parameter checks and closed forms of the eigenvalue systems."""
+
+    eta: Float[Array, "*batch"] = param()
+    sigma: Float[Array, "*batch"] = param()
+
+    def __check_init__(self):
+        check_param("eta", self.eta, lower=0.0)
+        check_param("sigma", self.sigma, lower=0.0)
+
+    def _tau_star(self) -> Array:
+        return self.tau  # the fixed tau; the 3-D system overrides (tau* = 1)
+
+    @property
+    def eta_critical(self) -> Array:
+        """``tau^2 / (4 (1 + sigma^2))``, with ``tau`` the stationary EMA ratio."""
+        return critical_eta(self.sigma, self._tau_star())
+
+    @property
+    def p_minus(self) -> Array:
+        """``p*_-``, the collapse threshold (NaN above the critical eta)."""
+        return nontrivial_roots(self.eta, self.sigma, self._tau_star())[0]
+
+    @property
+    def p_plus(self) -> Array:
+        """``p*_+``, the stable non-trivial solution (NaN above the critical eta)."""
+        return nontrivial_roots(self.eta, self.sigma, self._tau_star())[1]
+
+    def regime(self) -> str:
+        """One of ``no-weight-decay``, ``bistable``, ``critical``, ``collapse-only`` (scalar parameters)."""
+        return _regime(_scalar(self.eta), _scalar(self.eta_critical))
+
+    def _nontrivial_p(self) -> list[float]:
+        pm, pp = (_scalar(v) for v in nontrivial_roots(self.eta, self.sigma, self._tau_star()))
+        if np.isnan(pp):
+            return []
+        if self.regime() == "critical":
+            return [pp]
+        return [pm, pp] if pm > 0 else [pp]  # at eta = 0, p*_- coincides with p*_0 = 0
+
+
+class EigenDynamics1D(_EigenBase):
+    r"""On the parabola: ``dp/dt = p^2 [tau - (1 + sigma^2) p] - eta p``."""
+
+    tau: Float[Array, "*batch"] = param(default=1.0)
+    state_names: ClassVar[tuple[str, ...]] = ("p",)
+
+    def __check_init__(self):
+        check_param("tau", self.tau, lower=0.0)
+
+    def vector_field(self, t, y):
+        p = y[0]
+        k = 1.0 + self.sigma**2
+        return jnp.stack([p**2 * (self.tau - k * p) - self.eta * p])
+
+    def stationary_points(self) -> np.ndarray:
+        """Closed form, shape ``(m, 1)``: ``p*_0 = 0`` and, below the critical eta, ``p*_{-}``, ``p*_{+}``."""
+        return np.array([[0.0]] + [[p] for p in self._nontrivial_p()])
+
+
+class EigenDynamics2D(_EigenBase):
+    r"""The ``(p, s)`` system at fixed ``tau``:
+
+    ``dp/dt = alpha_p s [tau - k p] - eta p``, ``ds/dt = 2 p s [tau - k p] - 2 eta s``, ``k = 1 + sigma^2``.
+    """
+
+    tau: Float[Array, "*batch"] = param(default=1.0)
+    alpha_p: Float[Array, "*batch"] = param(default=1.0)
+    state_names: ClassVar[tuple[str, ...]] = ("p", "s")
+
+    def __check_init__(self):
+        check_param("tau", self.tau, lower=0.0)
+        check_param("alpha_p", self.alpha_p, lower=0.0, lower_open=True)
+
+    def vector_field(self, t, y):
+        p, s = y[0], y[1]
+        g = self.tau - (1.0 + self.sigma**2) * p
+        return jnp.stack([self.alpha_p * s * g - self.eta * p, 2.0 * s * (p * g - self.eta)])
+
+    def stationary_points(self) -> np.ndarray:
+        """Closed form, shape ``(m, 2)``: ``(0, 0)`` and ``(p*_{+/-}, p*_{+/-}^2 / alpha_p)``.
+
+        At ``eta = 0`` the stationary points are not isolated (the lines ``s = 0`` and
+        ``p = tau / (1 + sigma^2)``); the points returned are those lines' representatives.
+        """
+        a = _scalar(self.alpha_p)
+        return np.array([[0.0, 0.0]] + [[p, p * p / a] for p in self._nontrivial_p()])
+
+    def invariant(self, y: Float[Array, "... 2"]) -> Float[Array, "..."]:
+        """``c = s - p^2 / alpha_p``; along any solution ``c(t) = c(0) e^{-2 eta t}``."""
+        return y[..., 1] - y[..., 0] ** 2 / self.alpha_p
+
+    def invariant_decay(self, t: ArrayLike) -> Array:
+        """``e^{-2 eta t}``."""
+        return jnp.exp(-2.0 * self.eta * jnp.asarray(t))
+
+
+class EigenDynamics3D(_EigenBase):
+    r"""The ``(p, s, tau)`` system with the EMA rate ``beta`` (assumption 2, ``W_a = tau W``):
+
+    the 2-D system with ``dtau/dt = beta (1 - tau) - tau [p (tau - k p) - eta]``, which is
+    ``s dtau/dt = beta (1 - tau) s - tau (ds/dt)/2`` divided by ``s`` (its continuous
+    extension to ``s = 0``).
+    """
+
+    alpha_p: Float[Array, "*batch"] = param(default=1.0)
+    beta: Float[Array, "*batch"] = param(default=1.0)
+    state_names: ClassVar[tuple[str, ...]] = ("p", "s", "tau")
+
+    def __check_init__(self):
+        check_param("alpha_p", self.alpha_p, lower=0.0, lower_open=True)
+        # beta = 0 freezes tau: that is the 2-D system, whose stationary points are other.
+        check_param("beta", self.beta, lower=0.0, lower_open=True)
+
+    def _tau_star(self):
+        return jnp.ones_like(self.eta)
+
+    def vector_field(self, t, y):
+        p, s, tau = y[0], y[1], y[2]
+        g = tau - (1.0 + self.sigma**2) * p
+        delta = p * g - self.eta
+        return jnp.stack([
+            self.alpha_p * s * g - self.eta * p,
+            2.0 * s * delta,
+            self.beta * (1.0 - tau) - tau * delta,
+        ])
+
+    def stationary_points(self) -> np.ndarray:
+        """Closed form, shape ``(m, 3)``: ``(p*_{+/-}, p*^2/alpha_p, 1)`` with ``tau = 1`` and, when
+        ``beta > eta``, the collapsed point ``(0, 0, beta / (beta - eta))`` (for ``beta <= eta``
+        the EMA ratio ``tau`` grows without bound as ``W`` collapses faster than ``W_a``)."""
+        a, b, e = _scalar(self.alpha_p), _scalar(self.beta), _scalar(self.eta)
+        pts = [[0.0, 0.0, b / (b - e)]] if b > e else []
+        return np.array(pts + [[p, p * p / a, 1.0] for p in self._nontrivial_p()]).reshape(-1, 3)
+
+    def invariant(self, y: Float[Array, "... 3"]) -> Float[Array, "..."]:
+        """``c = s - p^2 / alpha_p``, which decays as ``e^{-2 eta t}`` whatever ``tau(t)`` does."""
+        return y[..., 1] - y[..., 0] ** 2 / self.alpha_p
+
+    def invariant_decay(self, t: ArrayLike) -> Array:
+        """``e^{-2 eta t}``."""
+        return jnp.exp(-2.0 * self.eta * jnp.asarray(t))

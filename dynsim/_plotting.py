@@ -1,0 +1,195 @@
+"""Figures. One house style (colour-blind-safe Okabe-Ito palette, one font size scheme)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; never needs a display
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from ._phase_portrait import PhasePortrait, Window
+
+# Okabe & Ito (2008), safe for the common colour-vision deficiencies.
+PALETTE = {
+    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+    "grey": "#8C8C8C",
+}
+STABLE = "#C8102E"  # stationary points: stable filled red, unstable hollow green [T21, Fig. 3]
+UNSTABLE = PALETTE["green"]
+NULL_P, NULL_S, NULL_S_LS = PALETTE["purple"], "0.25", (0, (1, 1.5))
+
+STYLE = {
+    "font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "xtick.labelsize": 8,
+    "ytick.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 10.5,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.linewidth": 0.8,
+    "lines.linewidth": 1.2, "savefig.dpi": 200, "savefig.bbox": "tight", "mathtext.fontset": "cm",
+    "axes.formatter.limits": (-3, 4), "axes.formatter.use_mathtext": True,
+}
+
+
+@contextlib.contextmanager
+def style():
+    with plt.rc_context(STYLE):
+        yield
+
+
+def _mark_points(ax, pts, stability, isolated, window, coords=(0, 1)):
+    """Stationary points inside ``window`` (p_min, p_max, s_min, s_max); stable ones on top."""
+    p_lo, p_hi, s_lo, s_hi = window
+    order = sorted(range(len(stability)), key=lambda i: stability[i].startswith("stable"))
+    for i in order:
+        y, st, iso = pts[i], stability[i], isolated[i]
+        x, yy = (y[coords[0]], 0.0) if len(coords) == 1 else (y[coords[0]], y[coords[1]])
+        if not (p_lo <= x <= p_hi and s_lo <= yy <= s_hi):
+            continue
+        if not iso:
+            ax.plot(x, yy, "o", ms=2.5, color=PALETTE["grey"], zorder=5)
+        elif st.startswith("stable"):
+            ax.plot(x, yy, "o", ms=7, mfc=STABLE, mec="black", mew=0.8, zorder=7, clip_on=False)
+        elif st == "degenerate":
+            ax.plot(x, yy, "D", ms=6, mfc="white", mec=PALETTE["purple"], mew=1.6, zorder=6, clip_on=False)
+        else:
+            ax.plot(x, yy, "o", ms=7, mfc="white", mec=UNSTABLE, mew=1.8, zorder=6, clip_on=False)
+
+
+def _point_to_zoom(ax, pp: PhasePortrait, width: float, y: float = 0.0):
+    """At full scale p*_- sits on the origin: say where to look."""
+    pm = float(pp.system.p_minus)
+    if np.isfinite(pm) and 0 < pm < 0.02 * width:
+        ax.annotate(rf"$p^*_-={pm:.3g}$ hides under $0$: see the zoom", xy=(0.0, y),
+                    xytext=(0.06, 0.22), textcoords="axes fraction", fontsize=7.5,
+                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.85),
+                    arrowprops=dict(arrowstyle="->", lw=0.7, color="0.3"), color="0.25", zorder=9)
+
+
+def _plane(ax, pp: PhasePortrait, w: Window, prefix: str, sl: slice):
+    f = pp.fields
+    ax.streamplot(f[prefix + "field_p"], f[prefix + "field_s"], f[prefix + "field_dp"], f[prefix + "field_ds"],
+                  color="#C4C4C4", density=1.0, linewidth=0.6, arrowsize=0.7, zorder=1)
+    ax.contour(f[prefix + "nullcline_p"], f[prefix + "nullcline_s"], f[prefix + "nullcline_dp"], [0.0],
+               colors=NULL_P, linewidths=1.4, zorder=2)
+    ax.contour(f[prefix + "nullcline_p"], f[prefix + "nullcline_s"], f[prefix + "nullcline_ds"], [0.0],
+               colors=NULL_S, linewidths=1.5, linestyles=[NULL_S_LS], zorder=2)
+    p = np.linspace(w.p_min, w.p_max, 400)
+    ax.plot(p, p**2 / float(pp.system.alpha_p), "--", color="black", lw=1.0, zorder=3)
+    sol, lab, fp = pp.trajectories, pp.attractor[sl], pp.fixed_points
+    ys, ok = np.asarray(sol.ys)[sl], np.asarray(sol.ok)[sl]
+    for y, i, good in zip(ys, lab, ok):
+        y = y[np.all(np.isfinite(y), axis=1)]
+        if not good:
+            color, ls = "black", ":"
+        elif i < 0:
+            color, ls = PALETTE["grey"], "-"
+        else:
+            color, ls = (PALETTE["orange"] if np.allclose(fp.points[i], 0, atol=1e-12) else PALETTE["blue"]), "-"
+        ax.plot(y[:, 0], y[:, 1], ls, color=color, lw=1.3, zorder=4, alpha=0.95)
+        ax.plot(y[0, 0], y[0, 1], "o", ms=2.5, color=color, zorder=4)
+    _mark_points(ax, fp.points, fp.stability, fp.isolated, (w.p_min, w.p_max, w.s_min, w.s_max))
+    if not prefix:
+        _point_to_zoom(ax, pp, w.p_max - w.p_min)
+    ax.set_xlim(w.p_min, w.p_max)
+    ax.set_ylim(w.s_min, w.s_max)
+    ax.set_xlabel(r"$p_j$  (eigenvalue of $W_p$)")
+    ax.set_ylabel(r"$s_j$  (eigenvalue of $F$)")
+
+
+def _line(ax, pp: PhasePortrait, prefix: str):
+    f = pp.fields
+    p, dp = f[prefix + "curve_p"], f[prefix + "curve_dp"]
+    lo, hi = float(p[0]), float(p[-1])
+    fp = pp.fixed_points_1d
+    for a, b, i in pp.basins_1d(-np.inf, np.inf):
+        a, b = max(a, lo), min(b, hi)
+        if i < 0 or a >= b:
+            continue
+        collapsed = abs(fp.points[i, 0]) < 1e-12
+        ax.axvspan(a, b, color=PALETTE["orange"] if collapsed else PALETTE["blue"], alpha=0.13, lw=0, zorder=0)
+    ax.axhline(0.0, color="black", lw=0.6, zorder=1)
+    ax.plot(p, dp, color="black", lw=1.4, zorder=2)
+    _mark_points(ax, fp.points, fp.stability, fp.isolated, (lo, hi, 0.0, 0.0), coords=(0,))
+    # Scale the y axis to the structure between the stationary points, not the cubic's tail.
+    inner = fp.points[(fp.points[:, 0] >= lo) & (fp.points[:, 0] <= hi), 0]
+    if len(inner) > 1 and inner.max() > inner.min():
+        span = inner.max() - inner.min()
+        sel = (p >= inner.min() - 0.5 * span) & (p <= inner.max() + 0.5 * span)
+        top = 1.6 * np.max(np.abs(dp[sel]))
+        if top > 0:
+            ax.set_ylim(max(dp.min(), -top), min(dp.max(), top) if dp.max() > 0 else top)
+    if not prefix:
+        _point_to_zoom(ax, pp, hi - lo)
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel(r"$p_j$")
+    ax.set_ylabel(r"$\dot p_j = p_j^2[\tau-(1+\sigma^2)p_j]-\eta p_j$")
+
+
+def plot_phase_portrait(pp: PhasePortrait):
+    """The [T21] Fig. 3-style figure: (a) the (p, s) plane, (b) its zoom around the origin,
+    (c) the 1-D dynamics on the parabola with its basins, (d) the same near the origin."""
+    sys = pp.system
+    eta, sigma, tau, alpha = (float(getattr(sys, k)) for k in ("eta", "sigma", "tau", "alpha_p"))
+    with style():
+        fig, axes = plt.subplots(2, 2, figsize=(9.2, 7.6), layout="constrained")
+        (a, b), (c, d) = axes
+        _plane(a, pp, pp.window, "", slice(0, pp.n_main))
+        _plane(b, pp, pp.zoom, "zoom_", slice(pp.n_main, None))
+        _line(c, pp, "")
+        _line(d, pp, "zoom_")
+        a.set_title(r"(a) $(p_j, s_j)$ plane, fixed $\tau$", loc="left")
+        b.set_title(r"(b) zoom on the origin, where $p^*_-$ lives", loc="left")
+        c.set_title("(c) 1-D dynamics on the parabola $c_j = 0$", loc="left")
+        d.set_title(r"(d) 1-D dynamics near the origin", loc="left")
+
+        regime = pp.regime
+        pm, pplus, etac = float(sys.p_minus), float(sys.p_plus), float(sys.eta_critical)
+        if regime == "bistable":
+            msg = rf"bistable: $p^*_- = {pm:.5g}$, $p^*_+ = {pplus:.5g}$"
+        elif regime == "critical":
+            msg = rf"critical: $\eta = \eta_c = {etac:.4g}$, saddle-node at $p^* = {pplus:.5g}$"
+        elif regime == "collapse-only":
+            msg = rf"$\eta > \eta_c = {etac:.4g}$: only the collapsed solution $p^* = 0$ remains"
+        else:
+            msg = r"$\eta = 0$: lines of stationary points ($s = 0$ and $p = \tau/(1+\sigma^2)$)"
+        box = dict(boxstyle="round,pad=0.3", fc="white", ec=STABLE if regime == "collapse-only" else "0.6", lw=0.8)
+        a.text(0.03, 0.97, msg, transform=a.transAxes, va="top", ha="left", fontsize=8.5, bbox=box, zorder=10)
+        if not pp.trajectories.complete:
+            n_bad = int(np.sum(~np.asarray(pp.trajectories.ok)))
+            a.text(0.03, 0.86, f"PARTIAL: {n_bad} trajectories failed (dotted)", transform=a.transAxes,
+                   va="top", ha="left", fontsize=8.5, color=STABLE, bbox=box, zorder=10)
+        fig.suptitle(rf"Eigenvalue dynamics of linear BYOL [Tian et al. 2021]: $\eta = {eta:g}$, "
+                     rf"$\sigma = {sigma:g}$, $\tau = {tau:g}$, $\alpha_p = {alpha:g}$  ($\eta_c = {etac:.4g}$)")
+        ok = np.asarray(pp.trajectories.ok)
+        fp, lab = pp.fixed_points, pp.attractor
+        to_zero = np.array([i >= 0 and np.allclose(fp.points[i], 0, atol=1e-12) for i in lab])
+        has_plus = any(st.startswith("stable") and iso and p[0] > 0
+                       for p, st, iso in zip(fp.points, fp.stability, fp.isolated))
+        unstable = any(iso and not st.startswith("stable") and st != "degenerate"
+                       for st, iso in zip(fp.stability, fp.isolated))
+        entries = [
+            (True, Line2D([], [], color=NULL_P, lw=1.4, label=r"$\dot p = 0$")),
+            (True, Line2D([], [], color=NULL_S, lw=1.5, ls=NULL_S_LS, label=r"$\dot s = 0$")),
+            (True, Line2D([], [], color="black", lw=1.0, ls="--", label=r"$s = p^2/\alpha_p$")),
+            (np.any(fp.stable), Line2D([], [], marker="o", ls="", ms=7, mfc=STABLE, mec="black", label="stable")),
+            (unstable, Line2D([], [], marker="o", ls="", ms=7, mfc="white", mec=UNSTABLE, mew=1.8,
+                              label="unstable / saddle")),
+            (any(st == "degenerate" for st in fp.stability + pp.fixed_points_1d.stability),
+             Line2D([], [], marker="D", ls="", ms=6, mfc="white", mec=PALETTE["purple"], mew=1.6, label="degenerate")),
+            (not np.all(fp.isolated), Line2D([], [], marker="o", ls="", ms=2.5, color=PALETTE["grey"],
+                                             label="non-isolated stationary")),
+            (np.any(ok & to_zero), Line2D([], [], color=PALETTE["orange"], lw=1.3, label="trajectory to collapse")),
+            (np.any(ok & (lab >= 0) & ~to_zero), Line2D([], [], color=PALETTE["blue"], lw=1.3,
+                                                        label=r"trajectory to $p^*_+$")),
+            (np.any(ok & (lab < 0)), Line2D([], [], color=PALETTE["grey"], lw=1.3,
+                                            label="not at an isolated attractor by $t_1$")),
+            (not np.all(ok), Line2D([], [], color="black", lw=1.3, ls=":", label="failed (partial)")),
+            (np.any(pp.fixed_points_1d.stable), Patch(fc=PALETTE["orange"], alpha=0.25, label="basin of collapse")),
+            (has_plus, Patch(fc=PALETTE["blue"], alpha=0.25, label="basin of $p^*_+$")),
+        ]
+        handles = [h for show, h in entries if show]
+        fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False)
+    return fig

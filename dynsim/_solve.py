@@ -1,0 +1,198 @@
+"""The solver core: a system, initial conditions and a time grid in; a checked solution out.
+
+This is the only module that calls :func:`diffrax.diffeqsolve`. Every trajectory is
+integrated with ``throw=False``; its fate is recorded as a :class:`Status` so that blow-ups
+and step-limit hits are reported per trajectory instead of aborting a whole batch.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
+
+from ._errors import DynsimInputError
+from ._system import AbstractSystem, _concrete, check_param
+
+
+class Status(enum.IntEnum):
+    """What became of one trajectory."""
+
+    SUCCESS = 0  #: reached the last save time
+    STOPPED = 1  #: stopped early by the caller's ``stop_when`` condition
+    DIVERGED = 2  #: ``max |y_i|`` exceeded ``divergence_threshold`` (blow-up)
+    MAX_STEPS = 3  #: hit the step limit ``max_steps`` before the last save time
+    FAILED = 4  #: any other solver failure (e.g. step size underflow)
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+
+class Solution(eqx.Module):
+    """Solved trajectories, batched over the leading ``*batch`` axes.
+
+    Where a trajectory stopped early, its last state sits at the save slot after the last
+    one it reached, with ``ts`` holding the actual time, and later slots are ``inf``.
+    """
+
+    ts: Float[Array, "*batch T"]
+    ys: Float[Array, "*batch T n"]
+    status: Int[Array, "*batch"]
+    t_final: Float[Array, "*batch"]
+    num_steps: Int[Array, "*batch"]
+    num_accepted_steps: Int[Array, "*batch"]
+    num_rejected_steps: Int[Array, "*batch"]
+
+    @property
+    def ok(self) -> Bool[Array, "*batch"]:
+        """Trajectories that reached the last save time, or stopped where asked to."""
+        return (self.status == Status.SUCCESS) | (self.status == Status.STOPPED)
+
+    @property
+    def complete(self) -> bool:
+        """``True`` iff every trajectory is ok: anything else is a partial result."""
+        return bool(np.all(np.asarray(self.ok)))
+
+    @property
+    def y_final(self) -> Float[Array, "*batch n"]:
+        """The last state each trajectory reached."""
+        last = jnp.sum(jnp.isfinite(self.ts), axis=-1) - 1
+        return jnp.take_along_axis(self.ys, last[..., None, None], axis=-2)[..., 0, :]
+
+    def status_counts(self) -> dict[str, int]:
+        st = np.asarray(self.status).ravel()
+        return {s.label: int(np.sum(st == s)) for s in Status if np.any(st == s)}
+
+    def failures(self, limit: int = 10) -> list[str]:
+        """One line for each trajectory that did not end ok (at most ``limit``)."""
+        st, tf = np.asarray(self.status), np.asarray(self.t_final)
+        bad = np.argwhere(~np.asarray(self.ok))
+        lines = [f"trajectory {tuple(int(i) for i in idx) if idx.size != 1 else int(idx[0])}: "
+                 f"{Status(int(st[tuple(idx)])).label} at t = {tf[tuple(idx)]:.6g}" for idx in bad[:limit]]
+        if len(bad) > limit:
+            lines.append(f"... and {len(bad) - limit} more")
+        return lines
+
+    def stats(self) -> dict:
+        """Solver statistics across the batch, for summaries."""
+        n = np.asarray(self.num_steps)
+        return {
+            "trajectories": int(n.size),
+            "status": self.status_counts(),
+            "complete": self.complete,
+            "steps_mean": float(n.mean()),
+            "steps_max": int(n.max()),
+            "rejected_steps_total": int(np.asarray(self.num_rejected_steps).sum()),
+        }
+
+
+def _vector_field(t, y, system):
+    return system.vector_field(t, y)
+
+
+_TERM = diffrax.ODETerm(_vector_field)
+
+
+def _solve_one(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_when):
+    def blown_up(t, y, args, **kwargs):
+        return jnp.any(~(jnp.abs(y) <= threshold))  # also true for NaN
+
+    conds = [blown_up]
+    if stop_when is not None:
+        conds.append(lambda t, y, args, **kwargs: stop_when(t, y, args))
+    sol = diffrax.diffeqsolve(
+        _TERM, solver, ts[0], ts[-1], None, y0, args=system,
+        # With t1=True diffrax writes the last state reached into the slot after the last
+        # save time reached, so an early stop keeps its final state within the T slots.
+        saveat=diffrax.SaveAt(ts=ts, t1=True),
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        max_steps=max_steps, throw=False, event=diffrax.Event(cond_fn=conds),
+    )
+    event = sol.result == diffrax.RESULTS.event_occurred
+    diverged = event & sol.event_mask[0]
+    status = jnp.select(
+        [sol.result == diffrax.RESULTS.successful, diverged, event,
+         sol.result == diffrax.RESULTS.max_steps_reached],
+        [Status.SUCCESS, Status.DIVERGED, Status.STOPPED, Status.MAX_STEPS],
+        default=Status.FAILED,
+    )
+    t_final = jnp.max(jnp.where(jnp.isfinite(sol.ts), sol.ts, -jnp.inf))
+    n = ts.shape[0]  # on success slot n repeats ts[-1]; on an early stop it is inf
+    return Solution(sol.ts[:n], sol.ys[:n], status, t_final, sol.stats["num_steps"],
+                    sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"])
+
+
+@eqx.filter_jit
+def _solve_batch(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_when):
+    one = lambda sys, y: _solve_one(sys, y, ts, rtol, atol, threshold, solver, max_steps, stop_when)
+    return jax.vmap(one)(system, y0)
+
+
+def _check_grid(ts) -> None:
+    v = _concrete(ts)
+    if v is None:
+        return
+    if v.ndim != 1 or v.size < 2:
+        raise DynsimInputError("ts", f"ts must be a 1-D time grid with at least 2 points (got shape {v.shape})")
+    if not np.all(np.isfinite(v)):
+        raise DynsimInputError("ts", "ts must be finite")
+    if np.any(np.diff(v) <= 0):
+        raise DynsimInputError("ts", "ts must be strictly increasing")
+
+
+def solve(
+    system: AbstractSystem,
+    y0: Float[ArrayLike, "*batch n"],
+    ts: Float[ArrayLike, " T"],
+    *,
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    max_steps: int = 100_000,
+    divergence_threshold: float = 1e12,
+    solver: diffrax.AbstractAdaptiveSolver = diffrax.Tsit5(),
+    dtype=None,
+    stop_when: Callable[[Array, Array, AbstractSystem], Array] | None = None,
+) -> Solution:
+    """Integrate ``dy/dt = system.vector_field(t, y)`` from ``y0`` at ``ts[0]``, saving at ``ts``.
+
+    Batched: the leading axes of ``y0`` and of the system's parameter arrays broadcast
+    against each other and are integrated as one vmapped solve. Parameters, tolerances
+    and the time grid are traced, so new values never recompile (new shapes do).
+
+    Tsit5 with a PID step-size controller (``rtol``, ``atol``) by default; ``dtype``
+    (e.g. ``jnp.float32``) casts everything for speed, float64 otherwise.
+    ``stop_when(t, y, system) -> bool`` ends a trajectory early with status ``STOPPED``.
+    """
+    check_param("rtol", rtol, lower=0.0, lower_open=True)
+    check_param("atol", atol, lower=0.0)
+    check_param("divergence_threshold", divergence_threshold, lower=0.0, lower_open=True)
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise DynsimInputError("max_steps", f"max_steps must be a positive integer (got {max_steps!r})")
+    dtype = jnp.dtype(dtype) if dtype is not None else jnp.result_type(float)
+    system = system.astype(dtype)
+    y0 = jnp.asarray(y0, dtype)
+    ts = jnp.asarray(ts, dtype)
+    _check_grid(ts)
+    if y0.ndim < 1 or y0.shape[-1] != system.dim:
+        raise DynsimInputError("y0", f"y0 must have last axis of size {system.dim} "
+                                     f"({', '.join(system.state_names)}), got shape {y0.shape}")
+    check_param("y0", y0)
+
+    params, static = eqx.partition(system, eqx.is_array)
+    leaves = jax.tree_util.tree_leaves(params)
+    batch = jnp.broadcast_shapes(y0.shape[:-1], *(leaf.shape for leaf in leaves))
+    size = int(np.prod(batch, dtype=int))
+    params = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, batch).reshape(size), params)
+    y0 = jnp.broadcast_to(y0, (*batch, system.dim)).reshape(size, system.dim)
+
+    sol = _solve_batch(eqx.combine(params, static), y0, ts, jnp.asarray(rtol, dtype),
+                       jnp.asarray(atol, dtype), jnp.asarray(divergence_threshold, dtype),
+                       solver, max_steps, stop_when)
+    return jax.tree_util.tree_map(lambda x: x.reshape(*batch, *x.shape[1:]), sol)

@@ -1,0 +1,92 @@
+"""The abstract ODE system: a vector field whose parameters are array fields of a PyTree."""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float
+
+from ._errors import DynsimInputError
+
+
+def _as_float_array(x: ArrayLike) -> Array:
+    x = jnp.asarray(x)
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(float)
+
+
+def param(**kwargs):
+    """A parameter field: stored as a floating-point JAX array, so that changing its value
+    (or giving a batch of values) never triggers a recompilation."""
+    return eqx.field(converter=_as_float_array, **kwargs)
+
+
+def _concrete(x) -> np.ndarray | None:
+    """The value of ``x`` as numpy, or ``None`` while it is being traced."""
+    if isinstance(x, jax.core.Tracer):
+        return None
+    return np.asarray(x)
+
+
+def check_param(name: str, value, *, lower: float = -math.inf, upper: float = math.inf,
+                lower_open: bool = False, upper_open: bool = False) -> None:
+    """Raise :class:`DynsimInputError` unless every entry of ``value`` is finite and in range.
+
+    Traced values are not checked (validation happens where a user builds the object).
+    """
+    v = _concrete(value)
+    if v is None:
+        return
+    if not np.all(np.isfinite(v)):
+        raise DynsimInputError(name, f"{name} must be finite (got {_show(v)})")
+    lo_bad = v <= lower if lower_open else v < lower
+    hi_bad = v >= upper if upper_open else v > upper
+    if np.any(lo_bad) or np.any(hi_bad):
+        lo = "-inf" if lower == -math.inf else f"{lower:g}"
+        hi = "inf" if upper == math.inf else f"{upper:g}"
+        rng = f"{'(' if lower_open or lower == -math.inf else '['}{lo}, {hi}{')' if upper_open or upper == math.inf else ']'}"
+        bad = v[np.asarray(lo_bad | hi_bad)] if v.ndim else v
+        raise DynsimInputError(name, f"{name} must be in {rng} (got {_show(bad)})")
+
+
+def _show(v: np.ndarray) -> str:
+    flat = np.ravel(v)
+    if flat.size == 1:
+        return f"{flat[0]:g}"
+    return "[" + ", ".join(f"{x:g}" for x in flat[:4]) + (", ...]" if flat.size > 4 else "]")
+
+
+class AbstractSystem(eqx.Module):
+    """An ODE ``dy/dt = f(t, y; theta)``.
+
+    Subclasses declare their parameters ``theta`` as :func:`param` fields (arrays, so that
+    they may be traced, vmapped and changed without recompiling), name the components of
+    the state in ``state_names`` and implement :meth:`vector_field`.
+    """
+
+    state_names: ClassVar[tuple[str, ...]]
+
+    @abc.abstractmethod
+    def vector_field(self, t: Float[ArrayLike, ""], y: Float[Array, " n"]) -> Float[Array, " n"]:
+        """``f(t, y; theta)``."""
+
+    @property
+    def dim(self) -> int:
+        return len(self.state_names)
+
+    def parameters(self) -> dict[str, Array]:
+        """The array-valued parameters, by name."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in eqx.fields(self)
+            if eqx.is_array(getattr(self, f.name))
+        }
+
+    def astype(self, dtype) -> "AbstractSystem":
+        """The same system with its parameters cast to ``dtype`` (e.g. ``jnp.float32`` for speed)."""
+        return jax.tree_util.tree_map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, self)
