@@ -87,9 +87,8 @@ def phase_portrait_cmd(
         d = default_window(system)
         window = Window(d.p_min if p_min is None else p_min, d.p_max if p_max is None else p_max,
                         d.s_min if s_min is None else s_min, d.s_max if s_max is None else s_max)
-    _err("dynsim: integrating the phase portrait ...")
     pp = dynsim.phase_portrait(system, window=window, n_traj=n_traj, t1=t1, rtol=rtol, atol=atol,
-                               max_steps=max_steps)
+                               max_steps=max_steps, progress=lambda msg: _err(f"dynsim: {msg} ..."))
     fig = dynsim.plot_phase_portrait(pp)
     summary = pp.summary()
     record = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
@@ -191,13 +192,15 @@ def phase_portrait(
     rtol: float = 1e-8,
     atol: float = 1e-10,
     max_steps: int = 100_000,
+    progress: Callable[[str], None] | None = None,
 ) -> PhasePortrait:
     """Compute the phase portrait of the ``(p, s)`` system and of its 1-D reduction.
 
     ``n_traj`` sample trajectories start in each of the main and zoom windows and are
     integrated to ``t1`` (default ``10 / eta``, clipped to ``[100, 1e5]``), saved on a
     log-spaced grid of ``n_save`` times. Stationary points come from the general finder,
-    not from the closed forms (the summary compares the two).
+    not from the closed forms (the summary compares the two). ``progress`` receives a
+    line of text once the inputs are validated and the work starts.
     """
     window = window or default_window(system)
     zoom = zoom or zoom_window(system, window)
@@ -212,6 +215,13 @@ def phase_portrait(
         t1 = min(1e5, max(100.0, 10.0 / eta if eta > 0 else math.inf))
     check_param("t1", t1, lower=0.0, lower_open=True)
     ts = np.concatenate([[0.0], np.logspace(math.log10(t1) - 6, math.log10(t1), n_save - 1)])
+
+    check_param("rtol", rtol, lower=0.0, lower_open=True)
+    check_param("atol", atol, lower=0.0)
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise DynsimInputError("max_steps", f"max_steps must be a positive integer (got {max_steps!r})")
+    if progress is not None:
+        progress(f"integrating 2 x {n_traj} trajectories to t1 = {t1:g} and searching for stationary points")
 
     system_1d = EigenDynamics1D(eta=system.eta, sigma=system.sigma, tau=system.tau)
     pm, pz = window.grid(FIELD_GRID), zoom.grid(FIELD_GRID)

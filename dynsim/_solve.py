@@ -168,7 +168,9 @@ def solve(
 
     Tsit5 with a PID step-size controller (``rtol``, ``atol``) by default; ``dtype``
     (e.g. ``jnp.float32``) casts everything for speed, float64 otherwise.
-    ``stop_when(t, y, system) -> bool`` ends a trajectory early with status ``STOPPED``.
+    ``stop_when(t, y, system) -> bool`` ends a trajectory early with status ``STOPPED``, at
+    the end of the first accepted step where it holds (no root-finding of the crossing).
+    ``max |y_i| > divergence_threshold`` ends it with status ``DIVERGED``.
     """
     check_param("rtol", rtol, lower=0.0, lower_open=True)
     check_param("atol", atol, lower=0.0)
