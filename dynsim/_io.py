@@ -59,7 +59,7 @@ def write_outputs(out_dir: str | Path, stem: str, *, figure, arrays: dict[str, n
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"figure": out / f"{stem}.{fmt}", "data": out / f"{stem}.npz", "record": out / f"{stem}.json"}
-    figure.savefig(paths["figure"], format=fmt, dpi=DPI, bbox_inches="tight")
+    figure.savefig(paths["figure"], format=fmt, dpi=DPI)  # constrained layout: no tight bbox pass
     np.savez_compressed(paths["data"], **{k: np.asarray(v) for k, v in arrays.items()})
     full = {**record, "versions": versions(), "files": {k: p.name for k, p in paths.items()}}
     paths["record"].write_text(json.dumps(jsonable(full), indent=2) + "\n")

@@ -7,11 +7,11 @@ import dataclasses
 import math
 from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _aot
 from ._analysis import FixedPoints, _roots, basins_1d, collect_fixed_points, grid_starts, nearest_attractor
 from ._eigen import REGIME_TEXT, EigenDynamics1D, EigenDynamics2D
 from ._errors import DynsimInputError
@@ -170,9 +170,9 @@ class PhasePortrait:
         }
 
 
-@eqx.filter_jit
 def _compute(sys2, sys1, main_grid, zoom_grid, null_main, null_zoom, curve, curve_zoom,
-             starts2, starts1, y0, ts, rtol, atol, max_steps, root_tol):
+             starts2, starts1, y0, ts, rtol, atol, root_tol, max_steps):
+    """The whole job's numerics, one traced function (hence one compilation)."""
     vf2 = jax.vmap(lambda y: sys2.vector_field(0.0, y))
     vf1 = jax.vmap(lambda y: sys1.vector_field(0.0, y))
     sol = solve(sys2, y0, ts, rtol=rtol, atol=atol, max_steps=max_steps)
@@ -235,9 +235,11 @@ def phase_portrait(
     y0 = np.concatenate([window.interior(n_traj), zoom.interior(n_traj)])
     flat = lambda g: np.stack([g[0].ravel(), g[1].ravel()], -1)
     root_tol = 1e-13
-    (f_main, f_zoom, n_main, n_zoom, c_main, c_zoom, roots2, roots1, sol) = _compute(
-        system, system_1d, flat(pm), flat(pz), flat(nm), flat(nz), curve[:, None], curve_zoom[:, None],
-        starts2, starts1, y0, ts, rtol, atol, max_steps, jnp.asarray(root_tol))
+    args = (system, system_1d, flat(pm), flat(pz), flat(nm), flat(nz), curve[:, None], curve_zoom[:, None],
+            starts2, starts1, y0, ts, rtol, atol, root_tol)
+    out = jax.tree_util.tree_structure((0,) * 6 + ((0,) * 5, (0,) * 5, Solution(*(0,) * 7)))
+    (f_main, f_zoom, n_main, n_zoom, c_main, c_zoom, roots2, roots1, sol) = _aot.call(
+        "phase_portrait", _compute, args, out, static=(max_steps,))
     fp2 = collect_fixed_points(*roots2, atol=1e3 * root_tol)
     fp1 = collect_fixed_points(*roots1, atol=1e3 * root_tol)
 

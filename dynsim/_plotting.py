@@ -58,11 +58,19 @@ def _mark_points(ax, pts, stability, isolated, window, coords=(0, 1)):
             ax.plot(x, yy, "o", ms=7, mfc="white", mec=UNSTABLE, mew=1.8, zorder=6, clip_on=False)
 
 
+def _sci(x: float, digits: int = 3) -> str:
+    """``4.003\\times10^{-4}`` (mathtext) for small or large numbers, plain otherwise."""
+    if x == 0 or 1e-2 <= abs(x) < 1e4:
+        return f"{x:.{digits + 1}g}"
+    mant, exp = f"{x:.{digits}e}".split("e")
+    return rf"{mant}\times10^{{{int(exp)}}}"
+
+
 def _point_to_zoom(ax, pp: PhasePortrait, width: float, y: float = 0.0):
     """At full scale p*_- sits on the origin: say where to look."""
     pm = float(pp.system.p_minus)
     if np.isfinite(pm) and 0 < pm < 0.02 * width:
-        ax.annotate(rf"$p^*_-={pm:.3g}$ hides under $0$: see the zoom", xy=(0.0, y),
+        ax.annotate(rf"$p^*_-={_sci(pm)}$ hides under $0$: see the zoom", xy=(0.0, y),
                     xytext=(0.06, 0.22), textcoords="axes fraction", fontsize=7.5,
                     bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.85),
                     arrowprops=dict(arrowstyle="->", lw=0.7, color="0.3"), color="0.25", zorder=9)
@@ -148,7 +156,7 @@ def plot_phase_portrait(pp: PhasePortrait):
         regime = pp.regime
         pm, pplus, etac = float(sys.p_minus), float(sys.p_plus), float(sys.eta_critical)
         if regime == "bistable":
-            msg = rf"bistable: $p^*_- = {pm:.5g}$, $p^*_+ = {pplus:.5g}$"
+            msg = rf"bistable: $p^*_- = {_sci(pm, 4)}$, $p^*_+ = {pplus:.5g}$"
         elif regime == "critical":
             msg = rf"critical: $\eta = \eta_c = {etac:.4g}$, saddle-node at $p^* = {pplus:.5g}$"
         elif regime == "collapse-only":

@@ -2,7 +2,11 @@ import os
 
 import pytest
 
-import dynsim  # noqa: F401  (float64 on import)
+# As the CLI does (see cli.py): equinox's runtime checks as NaNs, not host callbacks, so that
+# the serialized-job path (dynsim._aot) is exercised. Must precede the first equinox import.
+os.environ.setdefault("EQX_ON_ERROR", "nan")
+
+import dynsim  # noqa: E402,F401  (float64 on import)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -63,3 +63,25 @@ def test_bad_window():
     with pytest.raises(dynsim.DynsimInputError) as e:
         dynsim.phase_portrait(dynsim.EigenDynamics2D(eta=0.01, sigma=1.0), window=dynsim.Window(1.0, 0.0, 0.0, 1.0))
     assert e.value.name == "p_min"
+
+
+def test_serialized_job_equals_traced_job(tmp_path, monkeypatch):
+    """The jax.export path that makes repeated CLI runs fast gives the same numbers."""
+    from dynsim import _aot
+
+    m = dynsim.EigenDynamics2D(eta=0.01, sigma=0.7, tau=0.9)
+    monkeypatch.setattr(_aot, "_cache_dir", lambda: None)
+    direct = dynsim.phase_portrait(m, n_traj=4)
+    monkeypatch.setattr(_aot, "_cache_dir", lambda: tmp_path)
+    stored = dynsim.phase_portrait(m, n_traj=4)  # exports and writes the artifact
+    assert len(list(tmp_path.glob("dynsim-phase_portrait-*.jaxexport"))) == 1
+    loads = []
+    monkeypatch.setattr(_aot.jax.export, "deserialize",
+                        lambda b, f=_aot.jax.export.deserialize: loads.append(1) or f(b))
+    loaded = dynsim.phase_portrait(m, n_traj=4)  # loads it: no tracing
+    assert loads == [1]
+    for other in (stored, loaded):
+        a, b = direct.arrays(), other.arrays()
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_allclose(b[k], a[k], rtol=1e-13, atol=1e-300, err_msg=k)
