@@ -139,6 +139,7 @@ class EigenDynamics2D(_EigenBase):
     tau: Float[Array, "*batch"] = param(default=1.0)
     alpha_p: Float[Array, "*batch"] = param(default=1.0)
     state_names: ClassVar[tuple[str, ...]] = ("p", "s")
+    positive: ClassVar[tuple[int, ...]] = (1,)  # s > 0 stays > 0: s = 0 is invariant
 
     def __check_init__(self):
         check_param("tau", self.tau, lower=0.0)
@@ -148,6 +149,11 @@ class EigenDynamics2D(_EigenBase):
         p, s = y[0], y[1]
         g = self.tau - (1.0 + self.sigma**2) * p
         return jnp.stack([self.alpha_p * s * g - self.eta * p, 2.0 * s * (p * g - self.eta)])
+
+    def log_rate(self, t, y):
+        """``d log s / dt = 2 [p (tau - k p) - eta]``."""
+        p = y[0]
+        return jnp.stack([2.0 * (p * (self.tau - (1.0 + self.sigma**2) * p) - self.eta)])
 
     def stationary_points(self) -> np.ndarray:
         """Closed form, shape ``(m, 2)``: ``(0, 0)`` and ``(p*_{+/-}, p*_{+/-}^2 / alpha_p)``.
@@ -178,6 +184,7 @@ class EigenDynamics3D(_EigenBase):
     alpha_p: Float[Array, "*batch"] = param(default=1.0)
     beta: Float[Array, "*batch"] = param(default=1.0)
     state_names: ClassVar[tuple[str, ...]] = ("p", "s", "tau")
+    positive: ClassVar[tuple[int, ...]] = (1,)
 
     def __check_init__(self):
         check_param("alpha_p", self.alpha_p, lower=0.0, lower_open=True)
@@ -196,6 +203,11 @@ class EigenDynamics3D(_EigenBase):
             2.0 * s * delta,
             self.beta * (1.0 - tau) - tau * delta,
         ])
+
+    def log_rate(self, t, y):
+        """``d log s / dt = 2 [p (tau - k p) - eta]``."""
+        p, tau = y[0], y[2]
+        return jnp.stack([2.0 * (p * (tau - (1.0 + self.sigma**2) * p) - self.eta)])
 
     def stationary_points(self) -> np.ndarray:
         """Closed form, shape ``(m, 3)``: ``(p*_{+/-}, p*^2/alpha_p, 1)`` with ``tau = 1`` and, when

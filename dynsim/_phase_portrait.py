@@ -72,6 +72,8 @@ def _check_window(w: Window, prefix: str = "") -> None:
         check_param(prefix + name, getattr(w, name))
     if not w.p_min < w.p_max:
         raise DynsimInputError(prefix + "p_min", f"the p range is empty or inverted: p_min={w.p_min:g} >= p_max={w.p_max:g}")
+    if w.s_min < 0:
+        raise DynsimInputError(prefix + "s_min", f"s is an eigenvalue of F = W X W^T >= 0: s_min must be >= 0 (got {w.s_min:g})")
     if not w.s_min < w.s_max:
         raise DynsimInputError(prefix + "s_min", f"the s range is empty or inverted: s_min={w.s_min:g} >= s_max={w.s_max:g}")
 
@@ -175,7 +177,9 @@ def _compute(sys2, sys1, main_grid, zoom_grid, null_main, null_zoom, curve, curv
     """The whole job's numerics, one traced function (hence one compilation)."""
     vf2 = jax.vmap(lambda y: sys2.vector_field(0.0, y))
     vf1 = jax.vmap(lambda y: sys1.vector_field(0.0, y))
-    sol = solve(sys2, y0, ts, rtol=rtol, atol=atol, max_steps=max_steps)
+    # s spans hundreds of orders of magnitude (it falls to ~1e-250 on some trajectories and
+    # regrows): integrate log s, or absolute error control lets s cross the invariant line s = 0.
+    sol = solve(sys2, y0, ts, rtol=rtol, atol=atol, max_steps=max_steps, log_positive=True)
     return (vf2(main_grid), vf2(zoom_grid), vf2(null_main), vf2(null_zoom), vf1(curve), vf1(curve_zoom),
             _roots(sys2, starts2, root_tol, root_tol, 200, 0.0), _roots(sys1, starts1, root_tol, root_tol, 200, 0.0),
             sol)
@@ -263,6 +267,6 @@ def phase_portrait(
         lab = nearest_attractor(np.asarray(sol.y_final)[sl], stable, w.scale, tol=1e-2)
         attractor[sl] = idx_stable[lab] if len(idx_stable) else -1
         attractor[sl][lab < 0] = -1
-    solver = {"method": "Tsit5 + PIDController", "rtol": rtol, "atol": atol, "t1": float(t1),
+    solver = {"method": "Tsit5 + PIDController, (p, log s) coordinates", "rtol": rtol, "atol": atol, "t1": float(t1),
               "dtype": str(np.asarray(sol.ys).dtype)}
     return PhasePortrait(system, system_1d, window, zoom, fields, fp2, fp1, sol, n_traj, attractor, solver)

@@ -93,22 +93,91 @@ class Solution(eqx.Module):
         }
 
 
+class FiniteErrorGuard(diffrax.AbstractAdaptiveSolver, diffrax.AbstractWrappedSolver):
+    """Wraps an adaptive solver so that a step producing NaN or inf reports an infinite error.
+
+    diffrax's PID controller shrinks the step after an infinite error estimate, but a NaN
+    one makes the next step size NaN and every later step is rejected until ``max_steps``
+    (seen here: a trial step of a long stride overshoots ``log s`` and the stages overflow).
+    An infinite candidate ``y1`` does the same through the controller's ``max(|y0|, |y1|)``
+    error scale, so such a step also returns ``y1 = y0``.
+    """
+
+    solver: diffrax.AbstractAdaptiveSolver
+
+    @property
+    def term_structure(self):
+        return self.solver.term_structure
+
+    @property
+    def interpolation_cls(self):  # pyright: ignore
+        return self.solver.interpolation_cls
+
+    @property
+    def term_compatible_contr_kwargs(self):
+        return self.solver.term_compatible_contr_kwargs
+
+    def order(self, terms):
+        return self.solver.order(terms)
+
+    def strong_order(self, terms):
+        return self.solver.strong_order(terms)
+
+    def error_order(self, terms):
+        return self.solver.error_order(terms)
+
+    def init(self, terms, t0, t1, y0, args):
+        return self.solver.init(terms, t0, t1, y0, args)
+
+    def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
+        y1, y_error, dense, state, result = self.solver.step(terms, t0, t1, y0, args, solver_state, made_jump)
+        finite = jnp.all(jnp.isfinite(y1)) & jnp.all(jnp.isfinite(y_error))
+        # An infinite candidate y1 would make the controller's scale inf/inf = NaN again: hand it
+        # a finite placeholder (the step is rejected anyway, its error being infinite).
+        y1 = jnp.where(finite, y1, y0)
+        return y1, jnp.where(finite, y_error, jnp.inf), dense, state, result
+
+    def func(self, terms, t0, y0, args):
+        return self.solver.func(terms, t0, y0, args)
+
+
 def _vector_field(t, y, system):
     return system.vector_field(t, y)
 
 
+def _to_log(system, y):
+    idx = jnp.asarray(system.positive, int)
+    return y.at[..., idx].set(jnp.log(y[..., idx]))
+
+
+def _from_log(system, z):
+    idx = jnp.asarray(system.positive, int)
+    return z.at[..., idx].set(jnp.exp(z[..., idx]))
+
+
+def _log_vector_field(t, z, system):
+    """The flow in ``z_i = log y_i`` for the positive components: ``dz_i/dt = f_i / y_i``."""
+    y = _from_log(system, z)
+    idx = jnp.asarray(system.positive, int)
+    return system.vector_field(t, y).at[idx].set(system.log_rate(t, y))
+
+
 _TERM = diffrax.ODETerm(_vector_field)
+_LOG_TERM = diffrax.ODETerm(_log_vector_field)
 
 
-def _solve_one(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_when):
+def _solve_one(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_when, log_positive):
+    back = (lambda z: _from_log(system, z)) if log_positive else (lambda y: y)
+
     def blown_up(t, y, args, **kwargs):
         return jnp.any(~(jnp.abs(y) <= threshold))  # also true for NaN
 
     conds = [blown_up]
     if stop_when is not None:
-        conds.append(lambda t, y, args, **kwargs: stop_when(t, y, args))
+        conds.append(lambda t, y, args, **kwargs: stop_when(t, back(y), args))
     sol = diffrax.diffeqsolve(
-        _TERM, solver, ts[0], ts[-1], None, y0, args=system,
+        _LOG_TERM if log_positive else _TERM, FiniteErrorGuard(solver), ts[0], ts[-1], None,
+        _to_log(system, y0) if log_positive else y0, args=system,
         # With t1=True diffrax writes the last state reached into the slot after the last
         # save time reached, so an early stop keeps its final state within the T slots.
         saveat=diffrax.SaveAt(ts=ts, t1=True),
@@ -125,13 +194,14 @@ def _solve_one(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_wh
     )
     t_final = jnp.max(jnp.where(jnp.isfinite(sol.ts), sol.ts, -jnp.inf))
     n = ts.shape[0]  # on success slot n repeats ts[-1]; on an early stop it is inf
-    return Solution(sol.ts[:n], sol.ys[:n], status, t_final, sol.stats["num_steps"],
+    return Solution(sol.ts[:n], back(sol.ys[:n]), status, t_final, sol.stats["num_steps"],
                     sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"])
 
 
 @eqx.filter_jit
-def _solve_batch(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_when):
-    one = lambda sys, y: _solve_one(sys, y, ts, rtol, atol, threshold, solver, max_steps, stop_when)
+def _solve_batch(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_when, log_positive):
+    one = lambda sys, y: _solve_one(sys, y, ts, rtol, atol, threshold, solver, max_steps, stop_when,
+                                    log_positive)
     return jax.vmap(one)(system, y0)
 
 
@@ -159,6 +229,7 @@ def solve(
     solver: diffrax.AbstractAdaptiveSolver = diffrax.Tsit5(),
     dtype=None,
     stop_when: Callable[[Array, Array, AbstractSystem], Array] | None = None,
+    log_positive: bool = False,
 ) -> Solution:
     """Integrate ``dy/dt = system.vector_field(t, y)`` from ``y0`` at ``ts[0]``, saving at ``ts``.
 
@@ -171,6 +242,11 @@ def solve(
     ``stop_when(t, y, system) -> bool`` ends a trajectory early with status ``STOPPED``, at
     the end of the first accepted step where it holds (no root-finding of the crossing).
     ``max |y_i| > divergence_threshold`` ends it with status ``DIVERGED``.
+
+    ``log_positive=True`` integrates the sign-preserving components (``system.positive``, e.g.
+    the eigenvalue ``s`` of ``F``) as ``log y_i``: no step can push them across zero, and
+    values like ``s ~ 1e-300`` neither underflow nor hide behind ``atol``. Use it whenever such a
+    component spans many orders of magnitude (then ``atol`` applies to ``log y_i``).
     """
     check_param("rtol", rtol, lower=0.0, lower_open=True)
     check_param("atol", atol, lower=0.0)
@@ -186,6 +262,12 @@ def solve(
         raise DynsimInputError("y0", f"y0 must have last axis of size {system.dim} "
                                      f"({', '.join(system.state_names)}), got shape {y0.shape}")
     check_param("y0", y0)
+    if log_positive:
+        v = _concrete(y0)
+        if v is not None and system.positive and np.any(v[..., list(system.positive)] <= 0):
+            names = ", ".join(system.state_names[i] for i in system.positive)
+            raise DynsimInputError("y0", f"log_positive needs {names} > 0 in y0 "
+                                         f"({names} = 0 is invariant: integrate it with log_positive=False)")
 
     params, static = eqx.partition(system, eqx.is_array)
     leaves = jax.tree_util.tree_leaves(params)
@@ -196,5 +278,5 @@ def solve(
 
     sol = _solve_batch(eqx.combine(params, static), y0, ts, jnp.asarray(rtol, dtype),
                        jnp.asarray(atol, dtype), jnp.asarray(divergence_threshold, dtype),
-                       solver, max_steps, stop_when)
+                       solver, max_steps, stop_when, bool(log_positive and system.positive))
     return jax.tree_util.tree_map(lambda x: x.reshape(*batch, *x.shape[1:]), sol)

@@ -70,10 +70,19 @@ class AbstractSystem(eqx.Module):
     """
 
     state_names: ClassVar[tuple[str, ...]]
+    #: Components whose sign the flow preserves (``y_i > 0`` stays ``> 0``, e.g. eigenvalues of
+    #: ``F``). ``solve(..., log_positive=True)`` integrates them as ``log y_i``.
+    positive: ClassVar[tuple[int, ...]] = ()
 
     @abc.abstractmethod
     def vector_field(self, t: Float[ArrayLike, ""], y: Float[Array, " n"]) -> Float[Array, " n"]:
         """``f(t, y; theta)``."""
+
+    def log_rate(self, t, y: Float[Array, " n"]) -> Float[Array, " k"]:
+        """``d log y_i / dt = f_i(y) / y_i`` for ``i`` in :attr:`positive`. Override with the closed
+        form where ``f_i`` has the factor ``y_i`` (then it stays exact when ``y_i`` underflows)."""
+        idx = jnp.asarray(self.positive, int)
+        return self.vector_field(t, y)[idx] / y[idx]
 
     @property
     def dim(self) -> int:

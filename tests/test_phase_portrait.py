@@ -29,21 +29,22 @@ def test_summary_stationary_points_match_closed_forms(pp):
 
 def test_trajectory_labels_agree_with_scipy_lsoda(pp):
     # Each trajectory's attractor, recomputed by an independent stiff solver (LSODA) at rtol 1e-10.
-    # Pure relative error control (atol 1e-300) is needed: from (0.84, 0.3), s falls to ~1e-45
-    # before it regrows, and with atol >= 1e-30 LSODA (and Radau) push s across the invariant
-    # line s = 0 and report a spurious collapse.
+    # In log s: from (0.84, 0.3), s falls to ~1e-45 before it regrows, and in linear coordinates
+    # LSODA and Radau with atol >= 1e-30 push s across the invariant line s = 0 (a spurious
+    # collapse); see test_solve.py::test_log_coordinates_keep_s_positive.
     eta, k, tau, a = 4e-4, 2.0, 1.0, 1.0  # written out again, independently of dynsim's code
 
-    def f(t, y):
-        p, s = y
-        return [a * s * (tau - k * p) - eta * p, 2 * s * (p * (tau - k * p) - eta)]
+    def f(t, z):  # in (p, u = log s), like the reference of the basin-map benchmark
+        p, u = z
+        return [a * np.exp(u) * (tau - k * p) - eta * p, 2 * (p * (tau - k * p) - eta)]
 
     ys, t1 = np.asarray(pp.trajectories.ys), pp.solver["t1"]
     stable = pp.fixed_points.points[pp.fixed_points.stable]
     for i in range(ys.shape[0]):
-        ref = solve_ivp(f, (0.0, t1), ys[i, 0], method="LSODA", rtol=1e-10, atol=1e-300)
+        ref = solve_ivp(f, (0.0, t1), [ys[i, 0, 0], np.log(ys[i, 0, 1])], method="LSODA", rtol=1e-10, atol=1e-12)
         window = pp.window if i < pp.n_main else pp.zoom
-        lab = dynsim.nearest_attractor(ref.y[:, -1], stable, window.scale, tol=1e-2)
+        end = np.array([ref.y[0, -1], np.exp(ref.y[1, -1])])
+        lab = dynsim.nearest_attractor(end, stable, window.scale, tol=1e-2)
         expect = -1 if lab < 0 else np.flatnonzero(pp.fixed_points.stable)[lab]
         assert pp.attractor[i] == expect, i
     # The zoom shows both fates: the saddle's stable manifold splits its starting points.

@@ -119,3 +119,43 @@ def test_bad_solver_input(kwargs, name):
     with pytest.raises(DynsimInputError) as e:
         dynsim.solve(args.pop("system"), args.pop("y0"), args.pop("ts"), **args)
     assert e.value.name == name
+
+
+def _lsoda_log(y0, t1, eta=4e-4, k=2.0):
+    """Reference in (p, log s), written independently: LSODA at rtol 1e-11."""
+    f = lambda t, z: [np.exp(z[1]) * (1 - k * z[0]) - eta * z[0], 2 * (z[0] * (1 - k * z[0]) - eta)]
+    z = solve_ivp(f, (0.0, t1), [y0[0], np.log(y0[1])], method="LSODA", rtol=1e-11, atol=1e-12).y[:, -1]
+    return np.array([z[0], np.exp(z[1])])
+
+
+def test_log_coordinates_keep_s_positive():
+    """A finding: with absolute error control, s crosses its invariant line s = 0.
+
+    From (0.997, 0.620) s decays to ~1e-40 (far below atol) while p creeps down the line
+    p = tau/(1+sigma^2), then regrows. At rtol 1e-8, atol 1e-10 in (p, s) the solver lets s
+    go negative and the trajectory ends at p < 0: a wrong answer. In (p, log s) it is right.
+    """
+    m = EigenDynamics2D(eta=4e-4, sigma=1.0)
+    y0, ts = np.array([0.99712561, 0.61975807]), np.linspace(0.0, 1000.0, 201)
+    linear = dynsim.solve(m, y0, ts, rtol=1e-8, atol=1e-10)
+    assert np.min(np.asarray(linear.ys[:, 1])) < 0  # the failure mode this option exists for
+    log = dynsim.solve(m, y0, ts, rtol=1e-8, atol=1e-10, log_positive=True)
+    assert np.all(np.asarray(log.ys[:, 1]) >= 0)
+    np.testing.assert_allclose(np.asarray(log.y_final), _lsoda_log(y0, 1000.0), rtol=1e-6, atol=1e-12)
+
+
+def test_nonfinite_trial_steps_do_not_stall_the_controller():
+    """Regression: a trial step whose stages overflow made diffrax's PID controller propose a
+    NaN step size, and every later step was rejected until max_steps. FiniteErrorGuard fixes it."""
+    m = EigenDynamics2D(eta=4e-4, sigma=1.0)
+    y0 = np.array([0.94323812, 0.17941703])
+    sol = dynsim.solve(m, y0, np.array([0.0, 20000.0]), rtol=1e-8, atol=1e-10, log_positive=True)
+    assert sol.complete and int(sol.num_steps) < 20_000
+    np.testing.assert_allclose(np.asarray(sol.y_final), _lsoda_log(y0, 20000.0), rtol=1e-6)
+    assert float(sol.y_final[0]) == pytest.approx(float(m.p_plus), rel=1e-6)
+
+
+def test_log_positive_rejects_nonpositive_start():
+    with pytest.raises(DynsimInputError) as e:
+        dynsim.solve(EigenDynamics2D(eta=0.01, sigma=1.0), [0.1, 0.0], [0.0, 1.0], log_positive=True)
+    assert e.value.name == "y0"
