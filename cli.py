@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     except dynsim.DynsimInputError as e:
         _err(f"dynsim: error: {_option_name(e.name)}: {e}")
         return 2
+    except BrokenPipeError:  # stdout closed early (e.g. `dynsim ... --json | head`): not our error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the Python docs' recipe
+        return 0
     except typer.Abort:
         _err("dynsim: aborted")
         return 130

@@ -94,3 +94,6 @@ def test_installed_script(tmp_path):
     res = subprocess.run([script, "phase-portrait", "--eta", "-1", "--out", str(tmp_path / "x")],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "--eta" in res.stderr
+    # Output piped into a reader that stops early: no traceback.
+    res = subprocess.run(f"'{script}' --help | head -n 1", shell=True, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in res.stderr
