@@ -149,7 +149,8 @@ def plot_phase_portrait(pp: PhasePortrait):
         _line(c, pp, "")
         _line(d, pp, "zoom_")
         a.set_title(r"(a) $(p_j, s_j)$ plane, fixed $\tau$", loc="left")
-        b.set_title(r"(b) zoom on the origin, where $p^*_-$ lives", loc="left")
+        b.set_title(r"(b) zoom on the origin, where $p^*_-$ lives" if pp.regime == "bistable"
+                    else "(b) zoom on the origin", loc="left")
         c.set_title("(c) 1-D dynamics on the parabola $c_j = 0$", loc="left")
         d.set_title(r"(d) 1-D dynamics near the origin", loc="left")
 
