@@ -93,7 +93,7 @@ def phase_portrait_cmd(
     summary = pp.summary()
     record = {
         "command": "phase-portrait",
-        "argv": sys.argv[1:],
+        "argv": _ARGV,
         "parameters": {"eta": eta, "sigma": sigma, "tau": tau, "alpha_p": alpha_p,
                        "window": vars(pp.window), "zoom": vars(pp.zoom), "n_traj": n_traj,
                        "t1": pp.solver["t1"], "rtol": rtol, "atol": atol, "max_steps": max_steps},
@@ -120,10 +120,15 @@ def _option_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+_ARGV: list[str] = []  # the arguments of this invocation, for the .json record
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dynsim`` script. Bad input: one line on stderr, exit code 2."""
     import dynsim
 
+    global _ARGV
+    _ARGV = list(sys.argv[1:] if argv is None else argv)
     dynsim.enable_compilation_cache()
     command = typer.main.get_command(app)
     try:

@@ -169,8 +169,8 @@ _LOG_TERM = diffrax.ODETerm(_log_vector_field)
 def _solve_one(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_when, log_positive):
     back = (lambda z: _from_log(system, z)) if log_positive else (lambda y: y)
 
-    def blown_up(t, y, args, **kwargs):
-        return jnp.any(~(jnp.abs(y) <= threshold))  # also true for NaN
+    def blown_up(t, y, args, **kwargs):  # in the original coordinates
+        return jnp.any(~(jnp.abs(back(y)) <= threshold))  # also true for NaN
 
     conds = [blown_up]
     if stop_when is not None:

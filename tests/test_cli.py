@@ -32,6 +32,7 @@ def test_main_command_writes_figure_numbers_and_record(tmp_path, capsys):
     record = json.loads((out / "phase_portrait.json").read_text())
     assert record["summary"] == summary
     assert record["parameters"]["eta"] == 4e-4 and record["parameters"]["alpha_p"] == 1.0
+    assert record["argv"][:3] == ["phase-portrait", "--eta", "4e-4"]
     assert {"jax", "diffrax", "equinox", "numpy", "python"} <= set(record["versions"])
     data = np.load(out / "phase_portrait.npz")
     assert data["trajectories_y"].shape[0] == 32 and np.all(data["trajectories_status"] == 0)

@@ -87,6 +87,22 @@ def test_blowup_and_step_limit_are_reported_per_trajectory():
     assert sol.stats()["status"] == {"max-steps": 1}
 
 
+class Growth(dynsim.AbstractSystem):
+    """ds/dt = s^2 with s > 0 preserved: blows up at t = 1/s0, also in log coordinates."""
+
+    state_names: ClassVar[tuple[str, ...]] = ("s",)
+    positive: ClassVar[tuple[int, ...]] = (0,)
+
+    def vector_field(self, t, y):
+        return y**2
+
+
+def test_blowup_is_detected_in_log_coordinates():
+    sol = dynsim.solve(Growth(), np.array([0.5]), np.linspace(0.0, 4.0, 5), log_positive=True)
+    assert int(sol.status) == Status.DIVERGED
+    assert float(sol.t_final) == pytest.approx(2.0, abs=1e-6)
+
+
 def test_stop_when_ends_early_with_status_stopped():
     sol = dynsim.solve(Blowup(), np.array([0.5]), np.linspace(0.0, 1.5, 4), stop_when=lambda t, y, s: y[0] > 1.0)
     assert int(sol.status) == Status.STOPPED and sol.complete
