@@ -269,14 +269,12 @@ def solve(
             raise DynsimInputError("y0", f"log_positive needs {names} > 0 in y0 "
                                          f"({names} = 0 is invariant: integrate it with log_positive=False)")
 
-    params, static = eqx.partition(system, eqx.is_array)
-    leaves = jax.tree_util.tree_leaves(params)
-    batch = jnp.broadcast_shapes(y0.shape[:-1], *(leaf.shape for leaf in leaves))
+    batch = tuple(np.broadcast_shapes(y0.shape[:-1], system.batch_shape()))
     size = int(np.prod(batch, dtype=int))
-    params = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, batch).reshape(size), params)
+    system = system.broadcast_to(batch)
     y0 = jnp.broadcast_to(y0, (*batch, system.dim)).reshape(size, system.dim)
 
-    sol = _solve_batch(eqx.combine(params, static), y0, ts, jnp.asarray(rtol, dtype),
+    sol = _solve_batch(system, y0, ts, jnp.asarray(rtol, dtype),
                        jnp.asarray(atol, dtype), jnp.asarray(divergence_threshold, dtype),
                        solver, max_steps, stop_when, bool(log_positive and system.positive))
     return jax.tree_util.tree_map(lambda x: x.reshape(*batch, *x.shape[1:]), sol)

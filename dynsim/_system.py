@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
 from typing import ClassVar
 
@@ -20,10 +21,14 @@ def _as_float_array(x: ArrayLike) -> Array:
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(float)
 
 
-def param(**kwargs):
+def param(*, ndim: int = 0, **kwargs):
     """A parameter field: stored as a floating-point JAX array, so that changing its value
-    (or giving a batch of values) never triggers a recompilation."""
-    return eqx.field(converter=_as_float_array, **kwargs)
+    (or giving a batch of values) never triggers a recompilation.
+
+    ``ndim`` is the parameter's own number of dimensions (0 for a scalar, 2 for a matrix
+    such as a covariance); leading axes beyond it are batch axes.
+    """
+    return eqx.field(converter=_as_float_array, metadata={"ndim": ndim}, **kwargs)
 
 
 def _concrete(x) -> np.ndarray | None:
@@ -92,9 +97,32 @@ class AbstractSystem(eqx.Module):
         """The array-valued parameters, by name."""
         return {
             f.name: getattr(self, f.name)
-            for f in eqx.fields(self)
+            for f in dataclasses.fields(self)
             if eqx.is_array(getattr(self, f.name))
         }
+
+    def batch_shape(self) -> tuple[int, ...]:
+        """The broadcast batch shape of the parameters (their axes beyond each one's ``ndim``)."""
+        shapes = [v.shape[: v.ndim - k] for _, v, k in self._param_fields()]
+        return tuple(np.broadcast_shapes(*shapes)) if shapes else ()
+
+    def _param_fields(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if eqx.is_array(v):
+                yield f.name, v, f.metadata.get("ndim", 0)
+
+    def broadcast_to(self, batch: tuple[int, ...]) -> "AbstractSystem":
+        """Every parameter broadcast to ``batch`` + its own shape, then the batch flattened to one axis."""
+        size = int(np.prod(batch, dtype=int))
+        names, values = [], []
+        for name, v, k in self._param_fields():
+            event = v.shape[v.ndim - k:]
+            names.append(name)
+            values.append(jnp.broadcast_to(v, (*batch, *event)).reshape(size, *event))
+        if not names:
+            return self
+        return eqx.tree_at(lambda s: [getattr(s, n) for n in names], self, values)
 
     def astype(self, dtype) -> "AbstractSystem":
         """The same system with its parameters cast to ``dtype`` (e.g. ``jnp.float32`` for speed)."""

@@ -153,3 +153,9 @@ def test_invalid_parameters_are_rejected(kwargs, name):
 def test_3d_rejects_beta_zero():
     with pytest.raises(DynsimInputError):
         EigenDynamics3D(eta=0.01, sigma=1.0, beta=0.0)
+
+
+def test_parameters_and_batch_shape():
+    m = EigenDynamics2D(eta=jnp.array([1e-3, 1e-2]), sigma=1.0)
+    assert set(m.parameters()) == {"eta", "sigma", "tau", "alpha_p"}
+    assert m.batch_shape() == (2,)
