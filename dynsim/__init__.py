@@ -3,8 +3,9 @@
 JAX + diffrax, float64 by default. The public API:
 
 - systems: :class:`EigenDynamics1D`, :class:`EigenDynamics2D`, :class:`EigenDynamics3D`
-  (decoupled eigenvalue dynamics of linear BYOL, Tian et al. 2021), built on
-  :class:`AbstractSystem`;
+  (decoupled eigenvalue dynamics of linear BYOL, Tian et al. 2021); the matrix dynamics
+  :class:`LinearBYOL` (Lemma 1 and its variants) and :class:`SymmetrizedBYOL`; all built on
+  :class:`AbstractSystem`; covariance builders :func:`isotropic`, :func:`spectrum`, :func:`nuisance`;
 - solving: :func:`solve` -> :class:`Solution` with a per-trajectory :class:`Status`;
 - analysis: :func:`find_fixed_points`, :func:`jacobian`, :func:`classify`,
   :func:`basins_1d`, :func:`nearest_attractor`;
@@ -24,6 +25,18 @@ from ._analysis import (
 from ._config import enable_compilation_cache
 from ._eigen import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, critical_eta, nontrivial_roots
 from ._errors import DynsimInputError
+from ._noncontrastive import (
+    VARIANTS,
+    LinearBYOL,
+    SymmetrizedBYOL,
+    aligned_start,
+    check_covariance,
+    commutator_norm,
+    eigenpairs,
+    isotropic,
+    nuisance,
+    spectrum,
+)
 from ._phase_portrait import PhasePortrait, Window, phase_portrait
 from ._solve import Solution, Status, solve
 from ._system import AbstractSystem, param
@@ -39,6 +52,8 @@ def plot_phase_portrait(pp: PhasePortrait):
 
 
 __all__ = [
+    "VARIANTS", "LinearBYOL", "SymmetrizedBYOL", "aligned_start", "check_covariance", "commutator_norm",
+    "eigenpairs", "isotropic", "nuisance", "spectrum",
     "AbstractSystem", "DynsimInputError", "EigenDynamics1D", "EigenDynamics2D", "EigenDynamics3D",
     "FixedPoints", "PhasePortrait", "Solution", "Status", "Window", "basins_1d", "classify",
     "critical_eta", "enable_compilation_cache", "find_fixed_points", "grid_starts", "jacobian",
