@@ -296,12 +296,16 @@ class SymmetrizedBYOL(_MatrixSystem):
     def commutator(self, y):
         """``[F, W_p] = F W_p - W_p F``."""
         m = self.unpack(y)
-        return m["F"] @ m["W_p"] - m["W_p"] @ m["F"]
+        return _commutator(m["F"], m["W_p"])
+
+
+def _commutator(f, wp):
+    return f @ wp - wp @ f
 
 
 def commutator_norm(f, wp):
     """``||[F, W_p]||_F``."""
-    c = f @ wp - wp @ f
+    c = _commutator(f, wp)
     return jnp.sqrt(jnp.sum(c * c, axis=(-2, -1)))
 
 

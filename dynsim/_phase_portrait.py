@@ -15,7 +15,7 @@ from . import _aot
 from ._analysis import FixedPoints, _roots, basins_1d, collect_fixed_points, grid_starts, nearest_attractor
 from ._eigen import REGIME_TEXT, EigenDynamics1D, EigenDynamics2D
 from ._errors import DynsimInputError
-from ._solve import Solution, solve
+from ._solve import Solution, check_solver_options, solve
 from ._system import check_param
 
 FIELD_GRID = 64  # vector field samples per axis (streamlines)
@@ -220,10 +220,7 @@ def phase_portrait(
     check_param("t1", t1, lower=0.0, lower_open=True)
     ts = np.concatenate([[0.0], np.logspace(math.log10(t1) - 6, math.log10(t1), n_save - 1)])
 
-    check_param("rtol", rtol, lower=0.0, lower_open=True)
-    check_param("atol", atol, lower=0.0)
-    if not isinstance(max_steps, int) or max_steps < 1:
-        raise DynsimInputError("max_steps", f"max_steps must be a positive integer (got {max_steps!r})")
+    check_solver_options(rtol, atol, max_steps)
     if progress is not None:
         progress(f"integrating 2 x {n_traj} trajectories to t1 = {t1:g} and searching for stationary points")
 
@@ -260,9 +257,9 @@ def phase_portrait(
         "curve_p": curve, "curve_dp": np.asarray(c_main[:, 0]),
         "zoom_curve_p": curve_zoom, "zoom_curve_dp": np.asarray(c_zoom[:, 0]),
     }
-    stable = fp2.points[fp2.stable & fp2.isolated]
-    attractor = np.full(y0.shape[0], -1)
     idx_stable = np.flatnonzero(fp2.stable & fp2.isolated)
+    stable = fp2.points[idx_stable]
+    attractor = np.full(y0.shape[0], -1)
     for sl, w in ((slice(0, n_traj), window), (slice(n_traj, None), zoom)):
         lab = nearest_attractor(np.asarray(sol.y_final)[sl], stable, w.scale, tol=1e-2)
         attractor[sl] = idx_stable[lab] if len(idx_stable) else -1

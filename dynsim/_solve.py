@@ -205,6 +205,14 @@ def _solve_batch(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_
     return jax.vmap(one)(system, y0)
 
 
+def check_solver_options(rtol, atol, max_steps) -> None:
+    """The step-size controller's tolerances and the step limit, or :class:`DynsimInputError`."""
+    check_param("rtol", rtol, lower=0.0, lower_open=True)
+    check_param("atol", atol, lower=0.0)
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise DynsimInputError("max_steps", f"max_steps must be a positive integer (got {max_steps!r})")
+
+
 def _check_grid(ts) -> None:
     v = _concrete(ts)
     if v is None:
@@ -248,11 +256,8 @@ def solve(
     values like ``s ~ 1e-300`` neither underflow nor hide behind ``atol``. Use it whenever such a
     component spans many orders of magnitude (then ``atol`` applies to ``log y_i``).
     """
-    check_param("rtol", rtol, lower=0.0, lower_open=True)
-    check_param("atol", atol, lower=0.0)
+    check_solver_options(rtol, atol, max_steps)
     check_param("divergence_threshold", divergence_threshold, lower=0.0, lower_open=True)
-    if not isinstance(max_steps, int) or max_steps < 1:
-        raise DynsimInputError("max_steps", f"max_steps must be a positive integer (got {max_steps!r})")
     dtype = jnp.dtype(dtype) if dtype is not None else jnp.result_type(float)
     system = system.astype(dtype)
     y0 = jnp.asarray(y0, dtype)

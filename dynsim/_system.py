@@ -95,11 +95,7 @@ class AbstractSystem(eqx.Module):
 
     def parameters(self) -> dict[str, Array]:
         """The array-valued parameters, by name."""
-        return {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if eqx.is_array(getattr(self, f.name))
-        }
+        return {name: v for name, v, _ in self._param_fields()}
 
     def batch_shape(self) -> tuple[int, ...]:
         """The broadcast batch shape of the parameters (their axes beyond each one's ``ndim``)."""
