@@ -116,6 +116,98 @@ def phase_portrait_cmd(
         print(json.dumps(jsonable(summary), indent=2))
 
 
+Model = Enum("Model", {m.replace("-", "_"): m for m in (
+    "byol", "simsiam", "no-predictor", "no-stopgrad", "symmetric-predictor", "symmetrized",
+    "directpred", "directcopy", "directset", "scalar")}, type=str)
+Data = Enum("Data", {d: d for d in ("isotropic", "nuisance", "spectrum")}, type=str)
+Norm = Enum("Norm", {d: d for d in ("paper", "code")}, type=str)
+
+
+def _load_cov(path: Path):
+    import numpy as np
+
+    import dynsim
+
+    try:
+        with np.load(path) as z:
+            return np.asarray(z["X"], float), np.asarray(z["X_aug"], float)
+    except (OSError, ValueError, KeyError) as e:
+        raise dynsim.DynsimInputError("cov", f"cannot read X and X_aug from {path}: {e}") from None
+
+
+@app.command("simulate")
+def simulate_cmd(
+    model: Annotated[Model, typer.Argument(help="byol (Lemma 1, EMA target), simsiam (W_a = W), no-predictor "
+                                                "(W_p = I), no-stopgrad, symmetric-predictor, symmetrized (the W_p/F "
+                                                "system), directpred / directcopy / directset (W_p set from F̂), "
+                                                "scalar (Fig. 10 of [T21]).")],
+    n1: Annotated[int, typer.Option(help="n₁, input dimension (W is n₂ × n₁).")] = 8,
+    n2: Annotated[Optional[int], typer.Option(help="n₂, representation dimension; default n₁.")] = None,
+    data: Annotated[Optional[Data], typer.Option(help="Data model: isotropic X = I, X' = σ² I; nuisance X = I, "
+                                                      "X' = σ² P_B [W21]; spectrum X = U diag(decayʲ) Uᵀ, X' = σ² I. "
+                                                      "Default isotropic (nuisance for direct*).")] = None,
+    cov: Annotated[Optional[Path], typer.Option(help="An .npz with the matrices X and X_aug (X'): overrides --data.")] = None,
+    sigma: Annotated[Optional[float], typer.Option(help="σ, augmentation strength. Default 0.5 (1 for direct*).")] = None,
+    dim_b: Annotated[Optional[int], typer.Option(help="dim B, nuisance subspace (--data nuisance); default n₁/2.")] = None,
+    decay: Annotated[float, typer.Option(help="Eigenvalue ratio of X for --data spectrum.")] = 0.7,
+    eta: Annotated[Optional[float], typer.Option(help="η, weight decay. Default 0.01 (0.2 for direct*).")] = None,
+    alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p, relative learning rate of the predictor.")] = 1.0,
+    beta: Annotated[float, typer.Option(help="β, EMA rate: dW_a/dt = β (W - W_a).")] = 0.4,
+    tau: Annotated[float, typer.Option(help="τ(0) of the symmetrized system (W_a = τ W).")] = 1.0,
+    alpha: Annotated[float, typer.Option(help="α of DirectSet(α): W_p = F̂^α (1/2 DirectPred, 1 DirectCopy).")] = 1.0,
+    eps: Annotated[float, typer.Option(help="ε, added to the set predictor's eigenvalues (see --normalisation).")] = 0.0,
+    rho: Annotated[float, typer.Option(help="ρ in [0, 1): F̂ ← ρ F̂ + (1-ρ) F per step; 0 uses F itself.")] = 0.0,
+    lr: Annotated[float, typer.Option(help="Learning rate: time per training step (F̂'s EMA rate -ln ρ / lr, "
+                                           "hold freq·lr).")] = 0.01,
+    freq: Annotated[int, typer.Option(help="Recompute W_p every freq steps, held in between (1: continuous).")] = 1,
+    normalisation: Annotated[Norm, typer.Option(help="paper: p_j = s_j^α + ε max s; code (authors' code): "
+                                                     "p_j = (s_j / max s)^α + ε.")] = Norm.paper,
+    seed: Annotated[int, typer.Option(help="Seed of the random initialisation.")] = 0,
+    init_scale: Annotated[float, typer.Option(help="Scale of the random init: W ~ scale·N(0, 1/n₁).")] = 1.0,
+    t1: Annotated[Optional[float], typer.Option(help="Integration time; default 200 (100 direct*, 50 scalar).")] = None,
+    n_save: Annotated[int, typer.Option(help="Number of saved time points.")] = 201,
+    rtol: Annotated[float, typer.Option(help="Relative tolerance (Tsit5 + PID).")] = 1e-8,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-10,
+    max_steps: Annotated[int, typer.Option(help="Step limit (a hit is reported, output labelled partial).")] = 200_000,
+    out: Out = Path("dynsim-out"),
+    fmt: Fmt = Format.png,
+    as_json: AsJson = False,
+):
+    """Integrate a non-contrastive model of [Tian et al. 2021] / [Wang et al. 2021] from a random start.
+
+    Reports the eigenvalues of F = W X Wᵀ and of W_p, the alignment ‖[F, W_p]‖_F with Theorem 3's
+    bound, Theorem 1's drift, W_p's asymmetry, corr(W_a, W) and, for the nuisance model, W on P_S
+    and P_B with [W21]'s limit. Writes simulate_MODEL.{png,npz,json} into --out.
+    """
+    import dynsim
+    from dynsim._io import jsonable, write_outputs
+
+    start = time.perf_counter()
+    name = model.value
+    sim = dynsim.simulate(
+        name, n1=n1, n2=n2, data=None if data is None else data.value,
+        cov=None if cov is None else _load_cov(cov), sigma=sigma, dim_b=dim_b, decay=decay, eta=eta,
+        alpha_p=alpha_p, beta=beta, tau=tau, alpha=alpha, eps=eps, rho=rho, lr=lr, freq=freq,
+        normalisation=normalisation.value, seed=seed, init_scale=init_scale, t1=t1, n_save=n_save,
+        rtol=rtol, atol=atol, max_steps=max_steps, progress=lambda msg: _err(f"dynsim: {msg} ..."))
+    fig = dynsim.plot_simulation(sim)
+    summary = sim.summary()
+    record = {"command": "simulate", "argv": _ARGV, "parameters": sim.params, "summary": summary}
+    record["runtime_s"] = round(time.perf_counter() - start, 3)
+    stem = f"simulate_{name}"
+    paths = write_outputs(out, stem, figure=fig, arrays=sim.arrays(), record=record, fmt=fmt.value)
+    if not summary["complete"]:
+        _err(f"dynsim: PARTIAL: {summary['failure']}; outputs labelled partial")
+    _err(f"dynsim: {summary['collapsed_dims']} of {summary['dims']} eigenvalues of F collapsed by t = "
+         f"{summary['t_final']:g}; ||[F, W_p]||_F {summary['commutator_initial']:.3g} -> "
+         f"{summary['commutator_final']:.3g}")
+    if "nuisance" in summary:
+        _err(f"dynsim: nuisance: {summary['nuisance']['predicted']}")
+    _err(f"dynsim: wrote {', '.join(str(p) for p in paths.values())} ({record['runtime_s']:.2f} s)")
+    if as_json:
+        print(json.dumps(jsonable(summary), indent=2))
+
+
 def _option_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 

@@ -4,12 +4,14 @@ JAX + diffrax, float64 by default. The public API:
 
 - systems: :class:`EigenDynamics1D`, :class:`EigenDynamics2D`, :class:`EigenDynamics3D`
   (decoupled eigenvalue dynamics of linear BYOL, Tian et al. 2021); the matrix dynamics
-  :class:`LinearBYOL` (Lemma 1 and its variants) and :class:`SymmetrizedBYOL`; all built on
+  :class:`LinearBYOL` (Lemma 1 and its variants) and :class:`SymmetrizedBYOL`; DirectPred/DirectCopy/DirectSet :class:`DirectSetBYOL` (:func:`directset`);
+  all built on
   :class:`AbstractSystem`; covariance builders :func:`isotropic`, :func:`spectrum`, :func:`nuisance`;
 - solving: :func:`solve` -> :class:`Solution` with a per-trajectory :class:`Status`;
 - analysis: :func:`find_fixed_points`, :func:`jacobian`, :func:`classify`,
   :func:`basins_1d`, :func:`nearest_attractor`;
-- jobs and figures: :func:`phase_portrait`, :func:`plot_phase_portrait`.
+- jobs and figures: :func:`phase_portrait`, :func:`plot_phase_portrait`, :func:`simulate`,
+  :func:`plot_simulation`.
 """
 
 from . import _config  # noqa: F401  (float64 on import)
@@ -27,6 +29,8 @@ from ._eigen import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, critical_
 from ._errors import DynsimInputError
 from ._noncontrastive import (
     VARIANTS,
+    DirectSetBYOL,
+    directset,
     LinearBYOL,
     SymmetrizedBYOL,
     aligned_start,
@@ -38,6 +42,7 @@ from ._noncontrastive import (
     spectrum,
 )
 from ._phase_portrait import PhasePortrait, Window, phase_portrait
+from ._simulate import MODELS, Simulation, simulate
 from ._solve import Solution, Status, solve
 from ._system import AbstractSystem, param
 
@@ -51,7 +56,15 @@ def plot_phase_portrait(pp: PhasePortrait):
     return _plot(pp)
 
 
+def plot_simulation(sim: Simulation):
+    """The six-panel figure of a :func:`simulate` run."""
+    from ._plotting import plot_simulation as _plot
+
+    return _plot(sim)
+
+
 __all__ = [
+    "MODELS", "Simulation", "simulate", "plot_simulation", "DirectSetBYOL", "directset",
     "VARIANTS", "LinearBYOL", "SymmetrizedBYOL", "aligned_start", "check_covariance", "commutator_norm",
     "eigenpairs", "isotropic", "nuisance", "spectrum",
     "AbstractSystem", "DynsimInputError", "EigenDynamics1D", "EigenDynamics2D", "EigenDynamics3D",

@@ -173,11 +173,7 @@ class LinearBYOL(_MatrixSystem):
             raise DynsimInputError("target", f"target must be one of {TARGETS} (got {self.target!r})")
         if not self.stop_gradient and (self.target != "online" or self.predictor == "symmetric"):
             raise DynsimInputError("stop_gradient", "without stop-gradient the target is the online network (target='online')")
-        if self.isotropic:
-            x, xa = _concrete(self.X), _concrete(self.X_aug)
-            if x is not None and (not np.allclose(x, np.eye(self.n1), rtol=0, atol=0)
-                                  or not np.allclose(xa, xa[..., :1, :1] * np.eye(self.n1), rtol=0, atol=0)):
-                raise DynsimInputError("isotropic", "isotropic=True needs X = I and X' = sigma^2 I exactly")
+        _check_isotropic(self)
 
     def blocks(self):
         b = [] if self.predictor == "identity" else [("W_p", (self.n2, self.n2))]
@@ -297,6 +293,177 @@ class SymmetrizedBYOL(_MatrixSystem):
         """``[F, W_p] = F W_p - W_p F``."""
         m = self.unpack(y)
         return _commutator(m["F"], m["W_p"])
+
+
+RULES = {"directpred": 0.5, "directcopy": 1.0, "directset": None}
+NORMALISATIONS = ("paper", "code")
+
+
+class DirectSetBYOL(_MatrixSystem):
+    r"""DirectPred / DirectCopy / DirectSet(alpha) [T21, W21]: the predictor is not trained but
+    set from a running estimate ``F_hat`` of ``F = W X W^T``. With ``F_hat = U diag(s) U^T``,
+    ``W_p = U diag(p) U^T`` where, by ``normalisation``,
+
+    - ``paper``: ``p_j = s_j^alpha + eps max_j s_j`` (DirectPred's paper at ``alpha = 1/2``;
+      with ``eps = 0`` this is ``W_p = F^alpha``, the rule behind [W21]'s limit);
+    - ``code``: ``p_j = (s_j / max_j s_j)^alpha + eps`` (the authors' code; the slides'
+      ``F^alpha / ||F^alpha||_2 + eps I``).
+
+    ``W`` then follows Lemma 1 with this ``W_p``: ``dW/dt = W_p^T (W_a X - W_p W (X + X')) - eta W``,
+    and ``dW_a/dt = beta (W - W_a)`` (``target='ema'``) or ``W_a = W`` (``'online'``).
+
+    Discrete training maps to continuous time with ``lr`` time units per step: the running
+    estimate ``F_hat <- rho F_hat + (1 - rho) F`` becomes ``dF_hat/dt = -(ln rho / lr) (F - F_hat)``
+    (the same decay per step as the discrete EMA; ``rho = 0`` means ``F_hat = F``, no state),
+    and ``freq > 1`` holds ``W_p`` fixed for ``freq * lr`` between recomputations (piecewise
+    solve); ``freq = 1`` is the continuous limit, ``W_p`` following ``F_hat`` at every instant.
+    """
+
+    n1: int = eqx.field(static=True)
+    n2: int = eqx.field(static=True)
+    X: Float[Array, "*batch n1 n1"] = param(ndim=2)
+    X_aug: Float[Array, "*batch n1 n1"] = param(ndim=2)
+    alpha: Float[Array, "*batch"] = param(default=0.5)
+    eps: Float[Array, "*batch"] = param(default=0.0)
+    rho: Float[Array, "*batch"] = param(default=0.0)
+    lr: Float[Array, "*batch"] = param(default=0.01)
+    eta: Float[Array, "*batch"] = param(default=0.0)
+    beta: Float[Array, "*batch"] = param(default=1.0)
+    running: bool = eqx.field(static=True, default=False)
+    freq: int = eqx.field(static=True, default=1)
+    normalisation: str = eqx.field(static=True, default="paper")
+    target: str = eqx.field(static=True, default="ema")
+    isotropic: bool = eqx.field(static=True, default=False)
+
+    def __check_init__(self):
+        _check_dim("n1", self.n1)
+        _check_dim("n2", self.n2)
+        check_covariance("X", self.X, self.n1)
+        check_covariance("X_aug", self.X_aug, self.n1)
+        check_param("alpha", self.alpha, lower=0.0, lower_open=True)
+        check_param("eps", self.eps, lower=0.0)
+        check_param("rho", self.rho, lower=0.0, upper=1.0, upper_open=True)
+        check_param("lr", self.lr, lower=0.0, lower_open=True)
+        check_param("eta", self.eta, lower=0.0)
+        check_param("beta", self.beta, lower=0.0)
+        if not isinstance(self.freq, (int, np.integer)) or self.freq < 1:
+            raise DynsimInputError("freq", f"freq must be an integer >= 1 (got {self.freq!r})")
+        if self.normalisation not in NORMALISATIONS:
+            raise DynsimInputError("normalisation", f"normalisation must be one of {NORMALISATIONS} "
+                                                    f"(got {self.normalisation!r})")
+        if self.target not in ("ema", "online"):
+            raise DynsimInputError("target", f"target must be 'ema' or 'online' (got {self.target!r})")
+        rho = _concrete(self.rho)
+        if rho is not None and (np.any(rho == 0) if self.running else np.any(rho > 0)):
+            raise DynsimInputError("rho", "running=True needs rho in (0, 1), running=False needs rho = 0 "
+                                          "(directset() chooses it from rho)")
+        _check_isotropic(self)
+
+    def blocks(self):
+        b = [("W", (self.n2, self.n1))]
+        if self.target == "ema":
+            b.append(("W_a", (self.n2, self.n1)))
+        if self.running:
+            b.append(("F_hat", (self.n2, self.n2)))
+        if self.freq > 1:
+            b.append(("W_p", (self.n2, self.n2)))  # held between refreshes
+        return b
+
+    _right = LinearBYOL._right
+    F = LinearBYOL.F
+
+    def target_of(self, m):
+        return m["W_a"] if self.target == "ema" else m["W"]
+
+    def estimate_of(self, m):
+        """``F_hat``: the running estimate, or ``F`` itself when ``rho = 0``."""
+        if self.running:
+            return m["F_hat"]
+        w = m["W"]
+        return self._right(w, "X") @ jnp.swapaxes(w, -1, -2)
+
+    def predictor_from(self, f_hat):
+        """The set rule ``W_p = U diag(p(s)) U^T`` of ``F_hat = U diag(s) U^T``."""
+        s, u = jnp.linalg.eigh(_sym(f_hat))
+        s = jnp.maximum(s, 0.0)
+        s_max = s[..., -1:]
+        if self.normalisation == "paper":
+            p = s**self.alpha + self.eps * s_max
+        else:
+            ratio = jnp.where(s_max > 0, s / jnp.where(s_max > 0, s_max, 1.0), 0.0)
+            p = ratio**self.alpha + self.eps
+        return (u * p[..., None, :]) @ jnp.swapaxes(u, -1, -2)
+
+    def predictor_of(self, m):
+        return m["W_p"] if self.freq > 1 else self.predictor_from(self.estimate_of(m))
+
+    def vector_field(self, t, y):
+        m = self.unpack(y)
+        w, wa, wp = m["W"], self.target_of(m), self.predictor_of(m)
+        e = self._right(wa, "X") - wp @ self._right(w, "S")
+        out = {"W": wp.T @ e - self.eta * w}
+        if self.target == "ema":
+            out["W_a"] = self.beta * (w - wa)
+        if self.running:
+            rate = -jnp.log(self.rho) / self.lr
+            out["F_hat"] = rate * (self._right(w, "X") @ w.T - m["F_hat"])
+        if self.freq > 1:
+            out["W_p"] = jnp.zeros_like(wp)
+        return self.pack(**out)
+
+    def hold_period(self):
+        return self.freq * self.lr if self.freq > 1 else None
+
+    def refresh(self, y):
+        m = self.unpack(y)
+        m["W_p"] = self.predictor_from(self.estimate_of(m))
+        return self.pack(**m)
+
+    def initial_state(self, w0, wa0=None):
+        """The state at ``W(0) = w0``: ``W_a(0) = wa0`` (default ``w0``), ``F_hat(0) = F(0)``, and a
+        held ``W_p(0)`` set by the rule."""
+        w0 = jnp.asarray(w0, float)
+        m = {"W": w0}
+        if self.target == "ema":
+            m["W_a"] = w0 if wa0 is None else jnp.asarray(wa0, float)
+        if self.running:
+            m["F_hat"] = self._right(w0, "X") @ jnp.swapaxes(w0, -1, -2)
+        if self.freq > 1:
+            m["W_p"] = jnp.zeros((*w0.shape[:-2], self.n2, self.n2))
+            return self.refresh(self.pack(**m))
+        return self.pack(**m)
+
+    def limit(self):
+        r"""[W21]'s limit for the nuisance model with ``W_p = F^alpha`` (``paper``, ``eps = 0``):
+        ``W -> c P_S`` with ``c = ((1 + sqrt(1 - 4 eta)) / 2)^{1/(2 alpha)}``; ``NaN`` where
+        ``1 - 4 eta < 0`` (then only collapse, ``W -> 0``, remains)."""
+        disc = 1.0 - 4.0 * self.eta
+        p = 0.5 * (1.0 + jnp.sqrt(jnp.where(disc >= 0, disc, jnp.nan)))
+        return p ** (0.5 / self.alpha)
+
+
+def directset(rule: str = "directset", *, rho=0.0, **kwargs) -> DirectSetBYOL:
+    """A :class:`DirectSetBYOL` by rule name: ``directpred`` (``alpha = 1/2``), ``directcopy``
+    (``alpha = 1``) or ``directset`` (``alpha`` given); ``rho > 0`` adds the running estimate."""
+    if rule not in RULES:
+        raise DynsimInputError("rule", f"rule must be one of {tuple(RULES)} (got {rule!r})")
+    if RULES[rule] is not None:
+        if "alpha" in kwargs and not np.allclose(kwargs["alpha"], RULES[rule]):
+            raise DynsimInputError("alpha", f"{rule} has alpha = {RULES[rule]:g}; use directset for another alpha")
+        kwargs["alpha"] = RULES[rule]
+    check_param("rho", rho, lower=0.0, upper=1.0, upper_open=True)
+    running = bool(np.all(np.asarray(rho) > 0))
+    if not running and np.any(np.asarray(rho) > 0):
+        raise DynsimInputError("rho", "rho must be all zero or all positive across a batch")
+    return DirectSetBYOL(rho=rho, running=running, **kwargs)
+
+
+def _check_isotropic(m) -> None:
+    if m.isotropic:
+        x, xa = _concrete(m.X), _concrete(m.X_aug)
+        if x is not None and (not np.allclose(x, np.eye(m.n1), rtol=0, atol=0)
+                              or not np.allclose(xa, xa[..., :1, :1] * np.eye(m.n1), rtol=0, atol=0)):
+            raise DynsimInputError("isotropic", "isotropic=True needs X = I and X' = sigma^2 I exactly")
 
 
 def _commutator(f, wp):

@@ -202,3 +202,147 @@ def plot_phase_portrait(pp: PhasePortrait):
         handles = [h for show, h in entries if show]
         fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False)
     return fig
+
+
+# ----------------------------------------------------------------------------- simulate
+
+
+def _not_applicable(ax, text: str):
+    ax.text(0.5, 0.5, "\n".join(_wrap(text, 38)), transform=ax.transAxes, ha="center", va="center",
+            fontsize=8, color="0.35")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width)
+
+
+def _log_floor(values: np.ndarray, decades: float = 14.0) -> float:
+    v = values[np.isfinite(values) & (values > 0)]
+    return float(v.max()) * 10.0 ** (-decades) if v.size else 1e-16
+
+
+def _lines(ax, t, ys, cmap="viridis", log=False, label=None):
+    n = ys.shape[1]
+    colors = plt.get_cmap(cmap)(np.linspace(0.0, 0.9, n)) if n > 1 else [PALETTE["blue"]]
+    for j in range(n):
+        y = ys[:, j]
+        if log:
+            y = np.where(y > 0, y, np.nan)
+        ax.plot(t, y, color=colors[j], lw=1.1, label=label if j == 0 else None)
+
+
+def plot_simulation(sim):
+    """The ``simulate`` figure: (a) eigenvalues of F, (b) W_p in F's eigenbasis, (c) alignment with
+    Theorem 3's bound, (d) Theorem 1's drift, (e) the EMA target, (f) nuisance / fixed-point manifold."""
+    sr, notes, t = sim.series, sim.notes, sim.series["t"]
+    p = sim.params
+    with style():
+        fig, axes = plt.subplots(2, 3, figsize=(11.5, 6.6), layout="constrained")
+        (a, b, c), (d, e, f) = axes
+        for ax in axes.ravel():
+            ax.set_xlabel("$t$")
+
+        s = sr["s"]
+        floor = _log_floor(s)
+        _lines(a, t, np.maximum(s, floor * 0.5), log=True)
+        a.set_yscale("log")
+        a.set_ylim(bottom=floor)
+        a.set_ylabel(r"$s_j$, eigenvalues of $F = W X W^\top$")
+        a.set_title("(a) eigenvalues of $F$", loc="left")
+
+        if sim.model == "scalar":
+            for key, lab, col in (("w_p", "$w_p$", PALETTE["blue"]), ("w", "$w$", PALETTE["orange"]),
+                                  ("w_a", "$w_a$", PALETTE["green"])):
+                b.plot(t, sr[key], color=col, label=lab)
+            b.legend(frameon=False)
+            b.set_ylabel("weights")
+            b.set_title("(b) the scalar system [T21, Fig. 10]", loc="left")
+        elif "p" in sr:
+            _lines(b, t, sr["p"])
+            b.axhline(0.0, color="black", lw=0.5)
+            b.set_ylabel(r"$p_j = u_j^\top W_p u_j$")
+            b.set_title(r"(b) $W_p$ in $F$'s eigenbasis", loc="left")
+        else:
+            b.set_title("(b) predictor", loc="left")
+            _not_applicable(b, "no predictor: W_p = I")
+
+        comm = sr["commutator"]
+        if np.nanmax(comm) > 0:
+            c.plot(t, np.where(comm > 0, comm, np.nan), color="black", label=r"$\|[F, W_p]\|_F$")
+            if "bound" in sr and float(sr["lambda0"]) > 0:
+                c.plot(t, sr["bound"], "--", color=STABLE,
+                       label=rf"bound $e^{{-2\lambda_0 t}}$, $\lambda_0 = {_sci(float(sr['lambda0']))}$")
+            if "asymmetry" in sr and np.nanmax(sr["asymmetry"]) > 0:
+                c.plot(t, np.where(sr["asymmetry"] > 0, sr["asymmetry"], np.nan), color=PALETTE["purple"],
+                       label=r"$\|W_p - W_p^\top\|_F / \|W_p\|_F$")
+            c.set_yscale("log")
+            c.legend(frameon=False, fontsize=7.5, loc="best")
+            msg = notes.get("theorem3")
+            if msg is None and float(sr["lambda0"]) <= 0:
+                msg = rf"$\lambda_0 = {_sci(float(sr['lambda0']))} \leq 0$: Theorem 3's bound is vacuous"
+            if msg:
+                c.text(0.02, 0.02, "\n".join(_wrap(msg, 48)), transform=c.transAxes, fontsize=7, color="0.35")
+        else:
+            _not_applicable(c, "F and W_p commute identically (W_p = I or scalar)")
+        c.set_title("(c) eigenspace alignment", loc="left")
+
+        if "drift" in sr:
+            dr = sr["drift"]
+            d.plot(t, np.where(dr > 0, dr, np.nan), color="black")
+            d.set_yscale("log")
+            d.set_ylabel(r"rel. drift of $e^{2\eta t}(WW^\top - W_p^\top W_p/\alpha_p)$")
+        else:
+            _not_applicable(d, notes["theorem1"])
+        d.set_title("(d) Theorem 1's conserved quantity", loc="left")
+
+        if "corr" in sr:
+            e.plot(t, sr["corr"], color=PALETTE["blue"], label=r"corr$(W_a, W)$")
+            e.plot(t, sr["tau"], color=PALETTE["orange"], label=r"$\tau = \langle W_a, W\rangle/\|W\|^2$")
+            e.legend(frameon=False)
+        elif "tau" in sr and sim.model == "symmetrized":
+            e.plot(t, sr["tau"], color=PALETTE["orange"], label=r"$\tau$")
+            e.legend(frameon=False)
+        else:
+            _not_applicable(e, "no EMA target (W_a = W)")
+        e.set_title("(e) the EMA target", loc="left")
+
+        if "norm_S" in sr:
+            f.plot(t, sr["norm_S"], color=PALETTE["blue"], label=r"$\|W P_S\|_F$ (invariant)")
+            nb = sr["norm_B"]
+            f.plot(t, np.where(nb > 0, nb, np.nan), color=PALETTE["vermillion"], label=r"$\|W P_B\|_F$ (nuisance)")
+            if "limit" in sr:
+                dim_s = sr["sv_S"].shape[1]
+                f.axhline(float(sr["limit"]) * np.sqrt(dim_s), ls="--", color="black", lw=0.9,
+                          label=r"[W21]: $c\sqrt{\dim S}$")
+            f.set_yscale("log")
+            f.set_ylim(bottom=_log_floor(np.r_[sr["norm_S"], nb], 10))
+            f.legend(frameon=False, fontsize=7.5)
+            note = notes.get("limit", "")
+            if note and "limit" not in sr:
+                f.text(0.02, 0.02, "\n".join(_wrap(note, 48)), transform=f.transAxes, fontsize=7, color="0.35")
+            f.set_title("(f) invariant vs nuisance subspace", loc="left")
+        elif "manifold" in sr:
+            mf = sr["manifold"]
+            f.plot(t, np.where(mf > 0, mf, np.nan), color="black")
+            f.set_yscale("log")
+            f.set_ylabel(r"$|w_p w\, l_s - w_a l_d|$")
+            f.set_title("(f) distance to the fixed-point manifold", loc="left")
+        else:
+            _not_applicable(f, "nuisance model only (--data nuisance)")
+            f.set_title("(f) invariant vs nuisance subspace", loc="left")
+
+        keys = [("eta", r"\eta"), ("sigma", r"\sigma"), ("alpha_p", r"\alpha_p"), ("beta", r"\beta"),
+                ("alpha", r"\alpha"), ("eps", r"\epsilon"), ("rho", r"\rho")]
+        bits = [rf"${sym} = {p[k]:g}$" for k, sym in keys if k in p]
+        dims = f"$n_1 = {p['n1']}$, $n_2 = {p['n2']}$, " if "n1" in p else ""
+        title = f"{sim.model}: {dims}" + ", ".join(bits) + (f", data {p['data']}" if "data" in p else "")
+        if not sim.solution.complete:
+            title += f"\nPARTIAL: {sim.solution.failures()[0]}"
+        fig.suptitle(title, color=STABLE if not sim.solution.complete else "black")
+    return fig

@@ -198,10 +198,61 @@ def _solve_one(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_wh
                     sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"])
 
 
+def _solve_one_held(system, y0, ts, rtol, atol, threshold, solver, max_steps):
+    """Sample-and-hold: integrate between the refresh times ``ts[0] + k * system.hold_period()``
+    and apply ``system.refresh`` at each (e.g. a predictor recomputed every ``freq`` steps)."""
+    period = system.hold_period()
+    controller = diffrax.PIDController(rtol=rtol, atol=atol)
+    event = diffrax.Event(cond_fn=lambda t, y, args, **kw: jnp.any(~(jnp.abs(y) <= threshold)))
+
+    def segment(t0, t1, y):
+        sol = diffrax.diffeqsolve(_TERM, FiniteErrorGuard(solver), t0, t1, None, y, args=system,
+                                  saveat=diffrax.SaveAt(t1=True), stepsize_controller=controller,
+                                  max_steps=max_steps, throw=False, event=event)
+        status = jnp.select(
+            [sol.result == diffrax.RESULTS.successful, sol.result == diffrax.RESULTS.event_occurred,
+             sol.result == diffrax.RESULTS.max_steps_reached],
+            [Status.SUCCESS, Status.DIVERGED, Status.MAX_STEPS], default=Status.FAILED)
+        steps = jnp.stack([sol.stats["num_steps"], sol.stats["num_accepted_steps"],
+                           sol.stats["num_rejected_steps"]])
+        return sol.ts[-1], sol.ys[-1], status, steps
+
+    def interval(carry, t_save):
+        def cond(c):
+            t, _, _, status, steps = c
+            return (t < t_save) & (status == Status.SUCCESS)
+
+        def body(c):
+            t, y, k, _, steps = c
+            boundary = ts[0] + k * period
+            t_next = jnp.minimum(boundary, t_save)
+            t_reached, y_new, status, seg_steps = segment(t, t_next, y)
+            steps = steps + seg_steps
+            status = jnp.where((status == Status.SUCCESS) & (steps[0] > max_steps), Status.MAX_STEPS, status)
+            hit = (status == Status.SUCCESS) & (boundary <= t_save)
+            y_new = jnp.where(hit, system.refresh(y_new), y_new)
+            return t_reached, y_new, k + hit.astype(k.dtype), status, steps
+
+        t, y, k, status, steps, stopped = carry
+        t, y, k, status, steps = jax.lax.while_loop(cond, body, (t, y, k, status, steps))
+        # The slot where a trajectory stopped keeps its last state and time; later ones are inf.
+        out_t = jnp.where(stopped, jnp.inf, t)
+        out_y = jnp.where(stopped, jnp.inf, y)
+        return (t, y, k, status, steps, stopped | (status != Status.SUCCESS)), (out_t, out_y)
+
+    init = (ts[0], y0, jnp.asarray(1), jnp.asarray(Status.SUCCESS, int), jnp.zeros(3, int), jnp.asarray(False))
+    (t, _, _, status, steps, _), (out_t, out_y) = jax.lax.scan(interval, init, ts[1:])
+    return Solution(jnp.concatenate([ts[:1], out_t]), jnp.concatenate([y0[None], out_y]), status, t,
+                    steps[0], steps[1], steps[2])
+
+
 @eqx.filter_jit
 def _solve_batch(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_when, log_positive):
-    one = lambda sys, y: _solve_one(sys, y, ts, rtol, atol, threshold, solver, max_steps, stop_when,
-                                    log_positive)
+    if system.hold_period() is not None:
+        one = lambda sys, y: _solve_one_held(sys, y, ts, rtol, atol, threshold, solver, max_steps)
+    else:
+        one = lambda sys, y: _solve_one(sys, y, ts, rtol, atol, threshold, solver, max_steps, stop_when,
+                                        log_positive)
     return jax.vmap(one)(system, y0)
 
 
@@ -255,6 +306,9 @@ def solve(
     the eigenvalue ``s`` of ``F``) as ``log y_i``: no step can push them across zero, and
     values like ``s ~ 1e-300`` neither underflow nor hide behind ``atol``. Use it whenever such a
     component spans many orders of magnitude (then ``atol`` applies to ``log y_i``).
+
+    A system with a :meth:`~AbstractSystem.hold_period` is integrated piecewise, applying its
+    :meth:`~AbstractSystem.refresh` every period (``stop_when`` and ``log_positive`` do not apply).
     """
     check_solver_options(rtol, atol, max_steps)
     check_param("divergence_threshold", divergence_threshold, lower=0.0, lower_open=True)

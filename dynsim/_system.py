@@ -93,6 +93,14 @@ class AbstractSystem(eqx.Module):
     def dim(self) -> int:
         return len(self.state_names)
 
+    def hold_period(self) -> Array | None:
+        """For sample-and-hold systems, the time between :meth:`refresh` es (``None``: a plain ODE)."""
+        return None
+
+    def refresh(self, y: Float[Array, " n"]) -> Float[Array, " n"]:
+        """The discrete update applied at each hold boundary (held components recomputed)."""
+        return y
+
     def parameters(self) -> dict[str, Array]:
         """The array-valued parameters, by name."""
         return {name: v for name, v, _ in self._param_fields()}

@@ -1,0 +1,440 @@
+"""``dynsim check``: the claims of the papers, each a small numerical experiment with a measured
+number, a stated tolerance and a verdict.
+
+Verdicts: ``reproduced`` (measured within tolerance), ``not reproduced`` (it is not: the numbers
+say by how much) and ``outside conditions`` (the experiment left the theorem's hypotheses, so it
+says nothing about the claim). Tolerances are fixed with the claim, never tuned to make it pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._eigen import EigenDynamics2D
+from ._errors import DynsimInputError
+from ._noncontrastive import (
+    LinearBYOL,
+    SymmetrizedBYOL,
+    aligned_start,
+    commutator_norm,
+    directset,
+    eigenpairs,
+    isotropic,
+    nuisance,
+    spectrum,
+)
+from ._solve import solve
+
+REPRODUCED, NOT_REPRODUCED, OUTSIDE = "reproduced", "not reproduced", "outside conditions"
+TIGHT = dict(rtol=1e-11, atol=1e-13)  # solver tolerances for checks against closed forms
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What one experiment measured. ``measured <= tolerance`` is the claim, unless ``verdict``
+    is forced (outside the conditions, or a comparison that is not a tolerance)."""
+
+    measured: float
+    detail: str
+    verdict: str | None = None
+    numbers: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    name: str
+    source: str
+    statement: str
+    metric: str
+    tolerance: float
+    experiment: Callable[[], Outcome]
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckResult:
+    name: str
+    source: str
+    statement: str
+    metric: str
+    measured: float
+    tolerance: float
+    verdict: str
+    detail: str
+    numbers: dict
+    runtime_s: float
+
+    def record(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+REGISTRY: dict[str, Claim] = {}
+
+
+def claim(name: str, source: str, statement: str, metric: str, tolerance: float):
+    def register(fn):
+        REGISTRY[name] = Claim(name, source, statement, metric, tolerance, fn)
+        return fn
+
+    return register
+
+
+def run_check(name: str) -> CheckResult:
+    """Run one registered claim's experiment and judge it."""
+    if name not in REGISTRY:
+        raise DynsimInputError("name", f"no check named {name!r}; `dynsim check --list` lists them")
+    c = REGISTRY[name]
+    start = time.perf_counter()
+    out = c.experiment()
+    verdict = out.verdict or (REPRODUCED if out.measured <= c.tolerance else NOT_REPRODUCED)
+    return CheckResult(c.name, c.source, c.statement, c.metric, float(out.measured), c.tolerance, verdict,
+                       out.detail, out.numbers, round(time.perf_counter() - start, 3))
+
+
+def run_checks(names=None, progress: Callable[[str], None] | None = None) -> list[CheckResult]:
+    names = list(REGISTRY) if not names else list(names)
+    for n in names:
+        if n not in REGISTRY:
+            raise DynsimInputError("name", f"no check named {n!r}; `dynsim check --list` lists them")
+    results = []
+    for n in names:
+        if progress:
+            progress(n)
+        results.append(run_check(n))
+    return results
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _fro(a):
+    return np.sqrt(np.sum(np.asarray(a) ** 2, axis=(-2, -1)))
+
+
+def _random_psd(n, seed, scale=1.0, floor=0.0):
+    a = np.random.default_rng(seed).normal(size=(n, n))
+    return scale * (a @ a.T) / n + floor * np.eye(n)
+
+
+def _random_state(m, seed, scale=1.0):
+    rng = np.random.default_rng(seed)
+    mats = {name: scale * rng.normal(size=shape) / math.sqrt(shape[-1]) for name, shape in m.blocks()}
+    if "W_a" in mats:
+        mats["W_a"] = mats["W"]
+    if getattr(m, "predictor", "") == "symmetric":
+        mats["W_p"] = 0.5 * (mats["W_p"] + mats["W_p"].T)
+    return m.pack(**mats)
+
+
+# ----------------------------------------------------------------------------- [T21] section 1
+
+
+def _collapse(variant: str) -> Outcome:
+    from ._noncontrastive import VARIANTS
+
+    predictor, target, sg = VARIANTS[variant]
+    ratios, growth = [], []
+    for seed in range(5):
+        X, Xa = _random_psd(4, seed, 1.0), _random_psd(4, seed + 10, 0.5, floor=0.3)
+        m = LinearBYOL(n1=4, n2=4, X=X, X_aug=Xa, eta=0.01, predictor=predictor, target=target, stop_gradient=sg)
+        y0 = _random_state(m, seed)
+        sol = solve(m, y0, np.linspace(0.0, 100.0, 101), rtol=1e-9, atol=1e-16)
+        norms = _fro(m.unpack(sol.ys)["W"])
+        ratios.append(norms[-1] / norms[0])
+        growth.append(np.max(np.diff(norms)) / norms[0])
+    return Outcome(max(ratios), f"max over 5 random inits and covariances (X' >= 0.3 I, eta = 0.01) of "
+                                f"||W(100)||/||W(0)|| = {max(ratios):.2e}; ||W|| never grew "
+                                f"(largest step {max(growth):.1e})" if max(growth) <= 1e-12 else
+                   f"||W|| grew by {max(growth):.2e} somewhere", numbers={"ratios": ratios})
+
+
+@claim("no-predictor-collapse", "[T21] Sec. 1",
+       "Without a predictor (W_p = I) and without EMA, dW/dt = -(X' + eta I) W: ||W|| -> 0 from any init.",
+       "||W(t=100)||_F / ||W(0)||_F, worst of 5 random inits", 1e-6)
+def _no_predictor():
+    return _collapse("no-predictor")
+
+
+@claim("no-stopgrad-collapse", "[T21] Sec. 1",
+       "Without stop-gradient the flow is -[X' (x) (W_p^T W_p + I) + X (x) Wt_p^T Wt_p + eta I] vec W (PSD): "
+       "||W|| -> 0 from any init.",
+       "||W(t=100)||_F / ||W(0)||_F, worst of 5 random inits", 1e-6)
+def _no_stopgrad():
+    return _collapse("no-stopgrad")
+
+
+@claim("conserved-quantity", "[T21] Theorem 1",
+       "W W^T - alpha_p^{-1} W_p^T W_p = e^{-2 eta t} C for any X, X', EMA rate (the appendix drops alpha_p^{-1}).",
+       "max_t ||e^{2 eta t} Q(t) - Q(0)||_F / (||W W^T||_F + ||W_p^T W_p||_F / alpha_p) at t = 0", 1e-8)
+def _conserved():
+    X, Xa = spectrum([2.0, 1.0, 0.5, 0.25, 0.1], 0.6, seed=1)
+    worst, typo = 0.0, math.inf
+    for seed in range(3):
+        m = LinearBYOL(n1=5, n2=4, X=X, X_aug=Xa, alpha_p=1.7, eta=0.03, beta=0.4)
+        y0 = _random_state(m, seed)
+        ts = np.linspace(0.0, 40.0, 81)
+        sol = solve(m, y0, ts, **TIGHT)
+        st = m.unpack(sol.ys)
+        w, wp = np.asarray(st["W"]), np.asarray(st["W_p"])
+        scale = _fro(w[0] @ w[0].T) + _fro(wp[0].T @ wp[0]) / 1.7
+        decay = np.exp(2 * 0.03 * ts)[:, None, None]
+        q = decay * np.asarray(m.conserved(sol.ys))
+        worst = max(worst, float(np.max(_fro(q - q[0])) / scale))
+        q_typo = decay * (w @ np.swapaxes(w, 1, 2) - np.swapaxes(wp, 1, 2) @ wp)  # the appendix's form
+        typo = min(typo, float(np.max(_fro(q_typo - q_typo[0])) / scale))
+    return Outcome(worst, f"relative drift {worst:.2e} (3 random starts, X with spectrum, alpha_p = 1.7, "
+                          f"eta = 0.03); without the 1/alpha_p (the appendix's typo) it drifts by {typo:.2f}",
+                   numbers={"drift": worst, "drift_without_alpha_p": typo})
+
+
+# ----------------------------------------------------------------------------- [T21] sections 2-3
+
+
+@claim("alignment-bound", "[T21] Theorem 3",
+       "||[F, W_p](t)||_F <= e^{-2 lambda_0 t} ||[F, W_p](0)||_F whenever lambda_0 = inf_t lambda_min(K) > 0 "
+       "(the appendix's max_t is a typo).",
+       "max_t ||[F, W_p](t)||_F / bound(t) - 1 over 3 random starts", 1e-6)
+def _alignment():
+    worst, lams = -math.inf, []
+    for seed in range(3):
+        sym = SymmetrizedBYOL(n=4, sigma=1.0, alpha_p=1.0, eta=0.1, tau=1.0)
+        rng = np.random.default_rng(seed)
+        a, b = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+        y0 = sym.pack(W_p=0.3 * (a + a.T) + 0.5 * np.eye(4), F=0.2 * (b @ b.T))
+        ts = np.linspace(0.0, 20.0, 4001)
+        sol = solve(sym, y0, ts, rtol=1e-11, atol=1e-14)
+        st = sym.unpack(sol.ys)
+        comm = np.asarray(commutator_norm(st["F"], st["W_p"]))
+        lam0 = float(np.linalg.eigvalsh(np.asarray(sym.K(sol.ys)))[:, 0].min())
+        lams.append(lam0)
+        if lam0 <= 0:
+            return Outcome(math.nan, f"lambda_0 = {lam0:.3g} <= 0 for seed {seed}: the bound says nothing", OUTSIDE)
+        bound = np.exp(-2 * lam0 * ts) * comm[0]
+        ok = bound > 1e-9 * comm[0]  # below that the commutator is integration noise
+        worst = max(worst, float(np.max(comm[ok] / bound[ok]) - 1.0))
+    return Outcome(max(worst, 0.0), f"lambda_0 in [{min(lams):.3f}, {max(lams):.3f}] > 0 (eta = 0.1, sigma = 1); "
+                                    f"commutator / bound - 1 <= {worst:.2e}; the commutator fell "
+                                    f"by {comm[-1] / comm[0]:.1e} by t = 20",
+                   numbers={"lambda_0": lams, "max_excess": worst})
+
+
+def _eigen_reference(eta, sigma, alpha_p, tau, p0, s0, ts):
+    eig = EigenDynamics2D(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p)
+    ref = solve(eig, np.stack([p0, s0], -1), ts, **TIGHT)
+    return np.asarray(ref.ys[..., 0]).T, np.asarray(ref.ys[..., 1]).T
+
+
+@claim("decoupled-aligned", "[T21] Sec. 3",
+       "From an aligned start (W_p, F sharing eigenvectors, W_a = tau W, X = I, X' = sigma^2 I) the eigenvalues "
+       "of the full matrix dynamics follow the decoupled ODEs exactly.",
+       "max_t,j |p_j - p_j^ODE| + |s_j - s_j^ODE|, Lemma 1 (W_p, W) with n1 = 6, n2 = 4", 1e-8)
+def _aligned():
+    eta, sigma, tau, alpha = 0.02, 0.8, 0.9, 1.3
+    p0, s0 = np.array([0.6, 0.3, 0.05, -0.1]), np.array([0.5, 0.2, 0.02, 0.4])
+    wp, w, u = aligned_start(p0, s0, n1=6, seed=3)
+    X, Xa = isotropic(6, sigma)
+    m = LinearBYOL(n1=6, n2=4, X=X, X_aug=Xa, alpha_p=alpha, eta=eta, tau=tau, target="fixed-ratio", isotropic=True)
+    ts = np.linspace(0.0, 60.0, 61)
+    sol = solve(m, m.pack(W_p=wp, W=w), ts, **TIGHT)
+    p = np.asarray(eigenpairs(m.unpack(sol.ys)["W_p"], u))
+    s = np.asarray(eigenpairs(m.F(sol.ys), u))
+    p_ref, s_ref = _eigen_reference(eta, sigma, alpha, tau, p0, s0, ts)
+    err = float(max(np.max(np.abs(p - p_ref)), np.max(np.abs(s - s_ref))))
+    return Outcome(err, f"max deviation {err:.2e} over t in [0, 60] (eta = {eta}, sigma = {sigma}, tau = {tau}, "
+                        f"alpha_p = {alpha}); final p = {np.round(p[-1], 5).tolist()}")
+
+
+@claim("decoupled-random", "[T21] Sec. 3",
+       "From a random start the eigenvalues of the full dynamics approach the decoupled ODEs once the "
+       "eigenspaces align.",
+       "max_j |s_j - s_j^ODE| / max s over t in [t_a, t_a + 40], ODE started at alignment time t_a", 1e-5)
+def _random_start():
+    eta, sigma, alpha = 0.1, 1.0, 1.0
+    sym = SymmetrizedBYOL(n=4, sigma=sigma, alpha_p=alpha, eta=eta, tau=1.0)
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    y0 = sym.pack(W_p=0.3 * (a + a.T) + 0.5 * np.eye(4), F=0.2 * (b @ b.T))
+    ts = np.linspace(0.0, 60.0, 601)
+    sol = solve(sym, y0, ts, **TIGHT)
+    st = sym.unpack(sol.ys)
+    comm = np.asarray(commutator_norm(st["F"], st["W_p"]))
+    i_a = int(np.argmax(comm <= 1e-7 * comm[0]))
+    if comm[i_a] > 1e-7 * comm[0]:
+        return Outcome(math.nan, "the eigenspaces did not align by t = 60", OUTSIDE)
+    f_a, wp_a = np.asarray(st["F"][i_a]), np.asarray(st["W_p"][i_a])
+    s_a, u = np.linalg.eigh(f_a)
+    p_a = np.einsum("ij,ik,kj->j", u, wp_a, u)
+    later = ts[i_a:i_a + 401] - ts[i_a]
+    p_ref, s_ref = _eigen_reference(eta, sigma, alpha, 1.0, p_a, s_a, later)
+    s_mat = np.linalg.eigvalsh(np.asarray(st["F"][i_a:i_a + 401]))
+    err = float(np.max(np.abs(np.sort(s_ref, axis=1) - s_mat)) / np.max(s_mat))
+    # Before alignment the same comparison (ODE from the raw start's eigenvalues) is far off:
+    s0, u0 = np.linalg.eigh(np.asarray(st["F"][0]))
+    p0 = np.einsum("ij,ik,kj->j", u0, np.asarray(st["W_p"][0]), u0)
+    _, s_ref0 = _eigen_reference(eta, sigma, alpha, 1.0, p0, s0, ts[:401])
+    err0 = float(np.max(np.abs(np.sort(s_ref0, axis=1) - np.linalg.eigvalsh(np.asarray(st["F"][:401]))))
+                 / np.max(s_mat))
+    return Outcome(err, f"aligned (||[F, W_p]|| down 1e7-fold) at t_a = {ts[i_a]:.1f}; from there the ODE matches to "
+                        f"{err:.1e}, while the ODE from the unaligned start's eigenvalues is off by {err0:.2f}",
+                   numbers={"t_align": float(ts[i_a]), "error_after": err, "error_unaligned": err0})
+
+
+@claim("stationary-points", "[T21] Sec. 3",
+       "In the full (isotropic, fixed tau) W_p/F dynamics, W_p = U diag(p) U^T, F = U diag(p^2/alpha_p) U^T with "
+       "p_j in {0, p*_-, p*_+} are stationary; stable iff no p_j = p*_- (the only zero modes being rotations).",
+       "number of mismatched stability predictions over 10 configurations (residuals <= 1e-12 required)", 0.0)
+def _stationary():
+    eta, sigma, alpha, tau, n = 0.01, 1.0, 1.0, 1.0, 3
+    sym = SymmetrizedBYOL(n=n, sigma=sigma, alpha_p=alpha, eta=eta, tau=tau)
+    eig = EigenDynamics2D(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha)
+    values = {"0": 0.0, "p-": float(eig.p_minus), "p+": float(eig.p_plus)}
+    u = np.linalg.qr(np.random.default_rng(0).normal(size=(n, n)))[0]
+    combos = [c for c in itertools.combinations_with_replacement(values, n)]
+    # W_p and F are symmetric: linearise on that subspace (upper triangles), or the antisymmetric
+    # perturbations (which no symmetric W_p, F = W W^T can make) add spurious zero modes.
+    iu = np.triu_indices(n)
+
+    def sym_field(v):
+        wp, f = (jnp.zeros((n, n)).at[iu].set(x) for x in (v[: len(iu[0])], v[len(iu[0]):]))
+        wp, f = wp + jnp.triu(wp, 1).T, f + jnp.triu(f, 1).T
+        m = sym.unpack(sym.vector_field(0.0, sym.pack(W_p=wp, F=f)))
+        return jnp.concatenate([m["W_p"][iu], m["F"][iu]])
+
+    jac = jax.jit(jax.jacfwd(sym_field))
+    field = jax.jit(sym_field)
+    mismatches, worst_res, lines = 0, 0.0, []
+    for combo in combos:
+        p = np.array([values[k] for k in combo])
+        y = np.concatenate([((u * p) @ u.T)[iu], ((u * (p**2 / alpha)) @ u.T)[iu]])
+        worst_res = max(worst_res, float(np.max(np.abs(field(y)))))
+        ev = np.linalg.eigvals(np.asarray(jac(y)))
+        rotations = sum(1 for i, j in itertools.combinations(range(n), 2) if combo[i] != combo[j])
+        zero = np.abs(ev) < 1e-9
+        stable = bool(np.all(ev[~zero].real < 0)) and int(zero.sum()) == rotations
+        predicted = "p-" not in combo
+        mismatches += stable != predicted
+        lines.append(f"{','.join(combo)}: {'stable' if stable else 'unstable'}")
+    if worst_res > 1e-12:
+        return Outcome(math.inf, f"a predicted stationary point has residual {worst_res:.1e}", NOT_REPRODUCED)
+    return Outcome(float(mismatches), f"{len(combos)} configurations, {mismatches} mismatches, residual <= "
+                                      f"{worst_res:.0e} (eta = {eta}: p*_- = {values['p-']:.6g}, p*_+ = "
+                                      f"{values['p+']:.6g}); " + "; ".join(lines),
+                   numbers={"configurations": lines, "max_residual": worst_res})
+
+
+@claim("scalar-manifold", "[T21] Fig. 10",
+       "The scalar system (l_s = 1, l_d = 1/2, alpha_p = beta = 1) converges to its manifold of fixed points "
+       "w_p w = w_a l_d / l_s.",
+       "max over 8 random starts of |w_p w l_s - w_a l_d| at t = 2000", 1e-8)
+def _scalar():
+    m = LinearBYOL(n1=1, n2=1, X=[[0.5]], X_aug=[[0.5]], alpha_p=1.0, beta=1.0)
+    y0 = np.random.default_rng(0).uniform(0.2, 1.5, size=(8, 3))
+    sol = solve(m, y0, np.array([0.0, 2000.0]), **TIGHT)
+    wp, w, wa = np.asarray(sol.ys[:, -1]).T
+    res = np.abs(wp * w * 1.0 - wa * 0.5)
+    return Outcome(float(res.max()), f"residual {res.max():.1e}; the limits differ from start to start "
+                                     f"(w_a in [{wa.min():.3f}, {wa.max():.3f}]): a manifold, not a point")
+
+
+# ----------------------------------------------------------------------------- [T21, W21] section 4
+
+
+def _directset_run(alpha, eta, sigma, w0, ts, **kw):
+    n = w0.shape[0]
+    X, Xa, ps, pb = nuisance(n, n // 2, sigma)
+    m = directset("directset", alpha=alpha, eta=eta, n1=n, n2=n, X=X, X_aug=Xa, **kw)
+    sol = solve(m, m.initial_state(w0), ts, rtol=1e-10, atol=1e-13)
+    w = np.asarray(m.unpack(sol.ys)["W"])
+    return m, sol, w, ps, pb
+
+
+@claim("directset-limit", "[W21] / [T21] slides",
+       "DirectSet(alpha) with X' = sigma^2 P_B: W -> ((1 + sqrt(1 - 4 eta))/2)^{1/(2 alpha)} P_S.",
+       "max over alpha in {1/4, 1/2, 1, 2} (+ rho = 0.3, freq = 5, EMA) of |sv_j(W P_S) - c| / c and ||W P_B||", 1e-6)
+def _directset_limit():
+    # Conditions (derived here for W_p = F^alpha, X = I): 1 - 4 eta > 0 for c to exist; the invariant
+    # directions start above the unstable point p*_- = (1 - sqrt(1 - 4 eta))/2 (p = sv^{2 alpha}); the
+    # nuisance ones vanish because 4 eta (1 + sigma^2) > 1 leaves them no non-zero fixed point.
+    eta, sigma, n = 0.2, 1.0, 6
+    w0 = np.linalg.qr(np.random.default_rng(0).normal(size=(n, n)))[0]  # all singular values 1
+    ts = np.array([0.0, 100.0, 300.0])
+    worst, rows = 0.0, []
+    runs = [(a, {}) for a in (0.25, 0.5, 1.0, 2.0)] + [(0.5, dict(rho=0.3, freq=5, target="ema"))]
+    for alpha, kw in runs:
+        m, sol, w, ps, pb = _directset_run(alpha, eta, sigma, w0, ts, **kw)
+        c = float(m.limit())
+        sv = np.linalg.svd(w[-1] @ ps, compute_uv=False)[:n // 2]
+        err = max(float(np.max(np.abs(sv - c)) / c), float(_fro(w[-1] @ pb)))
+        worst = max(worst, err)
+        rows.append(f"alpha={alpha:g}{' ' + str(kw) if kw else ''}: c = {c:.6f}, sv = {sv.mean():.6f}, err {err:.1e}")
+    return Outcome(worst, f"eta = {eta}, sigma = {sigma}, W(0) orthogonal; " + "; ".join(rows),
+                   numbers={"runs": rows})
+
+
+def _snr(eta, t):
+    n = 8
+    w0 = np.random.default_rng(1).normal(size=(n, n)) / math.sqrt(n)
+    out = []
+    for alpha in (0.25, 0.5, 1.0, 2.0):
+        _, _, w, ps, pb = _directset_run(alpha, eta, 1.0, w0, np.array([0.0, t]), target="online")
+        out.append(float(_fro(w[-1] @ ps) / _fro(w[-1] @ pb)))
+    drops = sum(b <= a for a, b in zip(out, out[1:]))
+    return out, drops
+
+
+@claim("directset-snr", "[W21] / [T21] slides",
+       "The larger alpha, the larger the signal-to-noise ratio ||W P_S|| / ||W P_B|| (here where the nuisance "
+       "directions die, 4 eta (1 + sigma^2) > 1, at t = 50).",
+       "number of times SNR fails to grow from alpha = 1/4 to 1/2 to 1 to 2", 0.0)
+def _directset_snr():
+    snr, drops = _snr(0.2, 50.0)
+    early, early_drops = _snr(0.2, 5.0)
+    return Outcome(float(drops), "SNR at t = 50 for alpha = 1/4, 1/2, 1, 2: " + ", ".join(f"{v:.3g}" for v in snr)
+                   + "; at t = 5 it is " + ", ".join(f"{v:.3g}" for v in early)
+                   + (" (early on it does not grow with alpha)" if early_drops else ""),
+                   numbers={"snr_t50": snr, "snr_t5": early})
+
+
+@claim("directset-snr-small-eta", "[W21] / [T21] slides",
+       "The larger alpha, the larger the SNR, also at small weight decay (eta = 0.01, sigma = 1: 4 eta (1 + "
+       "sigma^2) <= 1, the nuisance directions keep a stable non-zero point), at t = 50.",
+       "number of times SNR fails to grow from alpha = 1/4 to 1/2 to 1 to 2", 0.0)
+def _directset_snr_small():
+    snr, drops = _snr(0.01, 50.0)
+    return Outcome(float(drops), "SNR at t = 50 for alpha = 1/4, 1/2, 1, 2: " + ", ".join(f"{v:.3g}" for v in snr),
+                   numbers={"snr_t50": snr})
+
+
+@claim("symmetric-predictor-ema", "[T21] slide table (STL-10)",
+       "With a symmetric predictor, training without EMA collapses while with EMA it does not (linear model).",
+       "number of random starts (of 8) where the no-EMA run fully collapses while the EMA run does not, "
+       "subtracted from 8", 0.0)
+def _symmetric_ema():
+    X, Xa = isotropic(8, 0.5)
+    full_no, full_ema, dims_no, dims_ema = 0, 0, [], []
+    for seed in range(8):
+        counts = {}
+        for target, beta in (("online", 1.0), ("ema", 0.04)):
+            m = LinearBYOL(n1=8, n2=8, X=X, X_aug=Xa, eta=0.01, beta=beta, predictor="symmetric", target=target,
+                           isotropic=True)
+            y0 = _random_state(m, seed)
+            sol = solve(m, y0, np.array([0.0, 500.0]), rtol=1e-9, atol=1e-14)
+            s0 = np.linalg.eigvalsh(np.asarray(m.F(y0))).max()
+            counts[target] = int(np.sum(np.linalg.eigvalsh(np.asarray(m.F(sol.ys[-1]))) < 1e-6 * s0))
+        full_no += counts["online"] == 8
+        full_ema += counts["ema"] == 8
+        dims_no.append(counts["online"])
+        dims_ema.append(counts["ema"])
+    agree = sum(1 for a, b in zip(dims_no, dims_ema) if a == 8 and b < 8)
+    return Outcome(float(8 - agree), f"collapsed eigenvalues of F (of 8) at t = 500, eta = 0.01, sigma = 0.5: "
+                                     f"without EMA {dims_no}, with EMA (beta = 0.04) {dims_ema}; full collapses "
+                                     f"{full_no} vs {full_ema}" + (
+                                         "; identical with and without EMA" if dims_no == dims_ema else ""),
+                   numbers={"collapsed_no_ema": dims_no, "collapsed_ema": dims_ema})
