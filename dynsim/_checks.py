@@ -89,7 +89,7 @@ def claim(name: str, source: str, statement: str, metric: str, tolerance: float)
 def run_check(name: str) -> CheckResult:
     """Run one registered claim's experiment and judge it."""
     if name not in REGISTRY:
-        raise DynsimInputError("name", f"no check named {name!r}; `dynsim check --list` lists them")
+        raise DynsimInputError(None, f"no check named {name!r}; `dynsim check --list` lists them")
     c = REGISTRY[name]
     start = time.perf_counter()
     out = c.experiment()
@@ -102,7 +102,7 @@ def run_checks(names=None, progress: Callable[[str], None] | None = None) -> lis
     names = list(REGISTRY) if not names else list(names)
     for n in names:
         if n not in REGISTRY:
-            raise DynsimInputError("name", f"no check named {n!r}; `dynsim check --list` lists them")
+            raise DynsimInputError(None, f"no check named {n!r}; `dynsim check --list` lists them")
     results = []
     for n in names:
         if progress:

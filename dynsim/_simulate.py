@@ -161,7 +161,7 @@ def build(model: str, *, n1: int = 8, n2: int | None = None, data: str | None = 
           normalisation: str = "paper", seed: int = 0):
     """The system of a named model, and the resolved parameters (for the record)."""
     if model not in MODELS:
-        raise DynsimInputError("model", f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+        raise DynsimInputError(None, f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     d = FAMILY_DEFAULTS[family(model)]
     data = d.get("data") if data is None else data
     sigma = d["sigma"] if sigma is None else sigma
