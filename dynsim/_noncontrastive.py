@@ -274,7 +274,9 @@ class SymmetrizedBYOL(_MatrixSystem):
         m = self.unpack(y)
         wp, f = m["W_p"], m["F"]
         tau, k = self.tau_of(m), 1.0 + self.sigma**2
-        anti = lambda a, b: a @ b + b @ a
+        # {A, B} = AB + (AB)^T for symmetric A, B (assumption 3; the flow keeps W_p, F symmetric):
+        # three matmuls per evaluation instead of five.
+        anti = lambda a, b: (lambda ab: ab + jnp.swapaxes(ab, -1, -2))(a @ b)
         dwp = -0.5 * self.alpha_p * k * anti(wp, f) + self.alpha_p * tau * f - self.eta * wp
         df = -k * anti(wp @ wp, f) + tau * anti(wp, f) - 2.0 * self.eta * f
         out = {"W_p": dwp, "F": df}
