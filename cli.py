@@ -158,7 +158,8 @@ def simulate_cmd(
     decay: Annotated[float, typer.Option(help="Eigenvalue ratio of X for --data spectrum.")] = 0.7,
     eta: Annotated[Optional[float], typer.Option(help="η, weight decay. Default 0.01 (0.2 for direct*).")] = None,
     alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p, relative learning rate of the predictor.")] = 1.0,
-    beta: Annotated[float, typer.Option(help="β, EMA rate: dW_a/dt = β (W - W_a).")] = 0.4,
+    beta: Annotated[Optional[float], typer.Option(help="β, EMA rate: dW_a/dt = β (W - W_a). Default 0.4 "
+                                                       "(1 for scalar, as in Fig. 10).")] = None,
     tau: Annotated[float, typer.Option(help="τ(0) of the symmetrized system (W_a = τ W).")] = 1.0,
     alpha: Annotated[float, typer.Option(help="α of DirectSet(α): W_p = F̂^α (1/2 DirectPred, 1 DirectCopy).")] = 1.0,
     eps: Annotated[float, typer.Option(help="ε, added to the set predictor's eigenvalues (see --normalisation).")] = 0.0,
@@ -170,7 +171,7 @@ def simulate_cmd(
                                                      "p_j = (s_j / max s)^α + ε.")] = Norm.paper,
     seed: Annotated[int, typer.Option(help="Seed of the random initialisation.")] = 0,
     init_scale: Annotated[float, typer.Option(help="Scale of the random init: W ~ scale·N(0, 1/n₁).")] = 1.0,
-    t1: Annotated[Optional[float], typer.Option(help="Integration time; default 200 (100 direct*, 50 scalar).")] = None,
+    t1: Annotated[Optional[float], typer.Option(help="Integration time; default 200 (100 for direct*).")] = None,
     n_save: Annotated[int, typer.Option(help="Number of saved time points.")] = 201,
     rtol: Annotated[float, typer.Option(help="Relative tolerance (Tsit5 + PID).")] = 1e-8,
     atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-10,

@@ -212,6 +212,7 @@ def _not_applicable(ax, text: str):
             fontsize=8, color="0.35")
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.set_xlabel("")
     for side in ("left", "bottom"):
         ax.spines[side].set_visible(False)
 
@@ -223,8 +224,9 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def _log_floor(values: np.ndarray, decades: float = 14.0) -> float:
+    """A lower limit for a log axis: the smallest positive value, but at most ``decades`` below the top."""
     v = values[np.isfinite(values) & (values > 0)]
-    return float(v.max()) * 10.0 ** (-decades) if v.size else 1e-16
+    return max(0.5 * float(v.min()), float(v.max()) * 10.0 ** (-decades)) if v.size else 1e-16
 
 
 def _lines(ax, t, ys, cmap="viridis", log=False, label=None):
@@ -287,7 +289,7 @@ def plot_simulation(sim):
             if msg is None and float(sr["lambda0"]) <= 0:
                 msg = rf"$\lambda_0 = {_sci(float(sr['lambda0']))} \leq 0$: Theorem 3's bound is vacuous"
             if msg:
-                c.text(0.02, 0.02, "\n".join(_wrap(msg, 48)), transform=c.transAxes, fontsize=7, color="0.35")
+                c.set_xlabel("$t$\n" + "\n".join(_wrap(msg, 52)), fontsize=7.5)
         else:
             _not_applicable(c, "F and W_p commute identically (W_p = I or scalar)")
         c.set_title("(c) eigenspace alignment", loc="left")
@@ -296,7 +298,7 @@ def plot_simulation(sim):
             dr = sr["drift"]
             d.plot(t, np.where(dr > 0, dr, np.nan), color="black")
             d.set_yscale("log")
-            d.set_ylabel(r"rel. drift of $e^{2\eta t}(WW^\top - W_p^\top W_p/\alpha_p)$")
+            d.set_ylabel(r"relative drift of $e^{2\eta t}\,C(t)$")
         else:
             _not_applicable(d, notes["theorem1"])
         d.set_title("(d) Theorem 1's conserved quantity", loc="left")
@@ -325,7 +327,7 @@ def plot_simulation(sim):
             f.legend(frameon=False, fontsize=7.5)
             note = notes.get("limit", "")
             if note and "limit" not in sr:
-                f.text(0.02, 0.02, "\n".join(_wrap(note, 48)), transform=f.transAxes, fontsize=7, color="0.35")
+                f.set_xlabel("$t$\n" + "\n".join(_wrap(note, 52)), fontsize=7.5)
             f.set_title("(f) invariant vs nuisance subspace", loc="left")
         elif "manifold" in sr:
             mf = sr["manifold"]

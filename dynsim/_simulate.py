@@ -44,9 +44,9 @@ COLLAPSE_RTOL = 1e-6  # an eigenvalue of F below this fraction of the largest at
 
 #: Per-model defaults where the families differ (everything else is shared, see :func:`simulate`).
 FAMILY_DEFAULTS = {
-    "byol": dict(data="isotropic", sigma=0.5, eta=0.01, t1=200.0),
-    "direct": dict(data="nuisance", sigma=1.0, eta=0.2, t1=100.0),
-    "scalar": dict(sigma=1.0, eta=0.0, t1=50.0),
+    "byol": dict(data="isotropic", sigma=0.5, eta=0.01, beta=0.4, t1=200.0),
+    "direct": dict(data="nuisance", sigma=1.0, eta=0.2, beta=0.4, t1=100.0),
+    "scalar": dict(sigma=1.0, eta=0.0, beta=1.0, t1=200.0),  # Fig. 10: alpha_p = beta = 1
 }
 
 
@@ -156,7 +156,7 @@ def _covariances(data, n1, sigma, dim_b, decay, cov, seed):
 def build(model: str, *, n1: int = 8, n2: int | None = None, data: str | None = None,
           sigma: float | None = None, dim_b: int | None = None, decay: float = 0.7,
           cov: tuple[np.ndarray, np.ndarray] | None = None, alpha_p: float = 1.0,
-          eta: float | None = None, beta: float = 0.4, tau: float = 1.0, alpha: float = 1.0,
+          eta: float | None = None, beta: float | None = None, tau: float = 1.0, alpha: float = 1.0,
           eps: float = 0.0, rho: float = 0.0, lr: float = 0.01, freq: int = 1,
           normalisation: str = "paper", seed: int = 0):
     """The system of a named model, and the resolved parameters (for the record)."""
@@ -166,6 +166,7 @@ def build(model: str, *, n1: int = 8, n2: int | None = None, data: str | None = 
     data = d.get("data") if data is None else data
     sigma = d["sigma"] if sigma is None else sigma
     eta = d["eta"] if eta is None else eta
+    beta = d["beta"] if beta is None else beta
     check_param("sigma", sigma, lower=0.0)
     check_param("eta", eta, lower=0.0)
     params = dict(model=model, alpha_p=alpha_p, eta=eta, beta=beta)
