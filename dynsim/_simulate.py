@@ -325,6 +325,9 @@ def report(system, sol: Solution, ps=None, pb=None) -> tuple[dict[str, np.ndarra
 
 def _limit_note(system: DirectSetBYOL, pb) -> str:
     eta, alpha = float(system.eta), float(system.alpha)
+    if system.normalisation == "code" and (eta > 0 or float(system.eps) > 0):
+        return ("collapse: with the code normalisation the top direction has p = 1 + eps, so "
+                "dw/dt = -w [(1 + eps) eps + eta] < 0 and W -> 0 ([W21]'s limit is for W_p = F^alpha)")
     if system.normalisation != "paper" or float(system.eps) != 0:
         return ("[W21]'s limit is for W_p = F^alpha (normalisation 'paper', eps = 0); "
                 "no closed form for this rule")

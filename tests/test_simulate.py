@@ -164,3 +164,10 @@ def test_bad_simulate_input_exit_2(tmp_path, capsys, args, option):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and option in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_code_normalisation_predicts_and_shows_collapse():
+    sim = dynsim.simulate("directset", n1=4, normalisation="code", eta=0.2, t1=200.0, n_save=3)
+    s = sim.summary()
+    assert s["nuisance"]["predicted"].startswith("collapse: with the code normalisation")
+    assert s["collapsed_dims"] == 4  # every eigenvalue of F below 1e-6 of its start
