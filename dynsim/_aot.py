@@ -17,7 +17,6 @@ from importlib import metadata
 from pathlib import Path
 
 import jax
-import numpy as np
 
 _LIBS = ("jax", "jaxlib", "diffrax", "equinox", "optimistix", "lineax")
 

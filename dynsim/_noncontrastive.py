@@ -132,7 +132,37 @@ def _sym(a):
     return 0.5 * (a + jnp.swapaxes(a, -1, -2))
 
 
-class LinearBYOL(_MatrixSystem):
+class _LinearNetwork(_MatrixSystem):
+    """A linear network ``W`` (``n2 x n1``) on data with covariance ``X`` and augmentation
+    covariance ``X'`` (``X_aug``); ``isotropic=True`` (``X = I``, ``X' = sigma^2 I``, checked at
+    construction) skips the covariance matmuls."""
+
+    n1: int = eqx.field(static=True)
+    n2: int = eqx.field(static=True)
+    X: Float[Array, "*batch n1 n1"] = param(ndim=2)
+    X_aug: Float[Array, "*batch n1 n1"] = param(ndim=2)
+    isotropic: bool = eqx.field(static=True, default=False)
+
+    def __check_init__(self):
+        _check_dim("n1", self.n1)
+        _check_dim("n2", self.n2)
+        check_covariance("X", self.X, self.n1)
+        check_covariance("X_aug", self.X_aug, self.n1)
+        _check_isotropic(self)
+
+    def _right(self, w, which: str):
+        """``w X`` or ``w (X + X')``: a scalar multiple on the isotropic fast path."""
+        if self.isotropic:
+            return w if which == "X" else (1.0 + self.X_aug[0, 0]) * w
+        return w @ (self.X if which == "X" else self.X + self.X_aug)
+
+    def F(self, y):
+        """``F = W X W^T``, the correlation of the representation."""
+        w = self.unpack(y)["W"]
+        return self._right(w, "X") @ jnp.swapaxes(w, -1, -2)
+
+
+class LinearBYOL(_LinearNetwork):
     r"""Lemma 1 of [T21] and its variants (``W_p``: ``n2 x n2``, ``W``, ``W_a``: ``n2 x n1``).
 
     - ``predictor``: ``linear`` (trained ``W_p``), ``symmetric`` (its update projected onto
@@ -145,10 +175,6 @@ class LinearBYOL(_MatrixSystem):
     covariance matmuls.
     """
 
-    n1: int = eqx.field(static=True)
-    n2: int = eqx.field(static=True)
-    X: Float[Array, "*batch n1 n1"] = param(ndim=2)
-    X_aug: Float[Array, "*batch n1 n1"] = param(ndim=2)
     alpha_p: Float[Array, "*batch"] = param(default=1.0)
     eta: Float[Array, "*batch"] = param(default=0.0)
     beta: Float[Array, "*batch"] = param(default=1.0)
@@ -156,13 +182,8 @@ class LinearBYOL(_MatrixSystem):
     predictor: str = eqx.field(static=True, default="linear")
     target: str = eqx.field(static=True, default="ema")
     stop_gradient: bool = eqx.field(static=True, default=True)
-    isotropic: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
-        _check_dim("n1", self.n1)
-        _check_dim("n2", self.n2)
-        check_covariance("X", self.X, self.n1)
-        check_covariance("X_aug", self.X_aug, self.n1)
         check_param("alpha_p", self.alpha_p, lower=0.0, lower_open=True)
         check_param("eta", self.eta, lower=0.0)
         check_param("beta", self.beta, lower=0.0)
@@ -173,7 +194,6 @@ class LinearBYOL(_MatrixSystem):
             raise DynsimInputError("target", f"target must be one of {TARGETS} (got {self.target!r})")
         if not self.stop_gradient and (self.target != "online" or self.predictor == "symmetric"):
             raise DynsimInputError("stop_gradient", "without stop-gradient the target is the online network (target='online')")
-        _check_isotropic(self)
 
     def blocks(self):
         b = [] if self.predictor == "identity" else [("W_p", (self.n2, self.n2))]
@@ -181,12 +201,6 @@ class LinearBYOL(_MatrixSystem):
         if self.target == "ema":
             b.append(("W_a", (self.n2, self.n1)))
         return b
-
-    def _right(self, w, which: str):
-        """``w X`` or ``w (X + X')``: a scalar multiple on the isotropic fast path."""
-        if self.isotropic:
-            return w if which == "X" else (1.0 + self.X_aug[0, 0]) * w
-        return w @ (self.X if which == "X" else self.X + self.X_aug)
 
     def target_of(self, m: dict[str, Array]) -> Array:
         if self.target == "ema":
@@ -218,11 +232,6 @@ class LinearBYOL(_MatrixSystem):
 
     def predictor_of(self, m):
         return m["W_p"] if "W_p" in m else jnp.broadcast_to(jnp.eye(self.n2), (*m["W"].shape[:-2], self.n2, self.n2))
-
-    def F(self, y):
-        """``F = W X W^T``, the correlation of the representation."""
-        w = self.unpack(y)["W"]
-        return self._right(w, "X") @ jnp.swapaxes(w, -1, -2)
 
     def conserved(self, y):
         """Theorem 1: ``W W^T - alpha_p^{-1} W_p^T W_p = e^{-2 eta t} C`` (linear predictor,
@@ -301,7 +310,7 @@ RULES = {"directpred": 0.5, "directcopy": 1.0, "directset": None}
 NORMALISATIONS = ("paper", "code")
 
 
-class DirectSetBYOL(_MatrixSystem):
+class DirectSetBYOL(_LinearNetwork):
     r"""DirectPred / DirectCopy / DirectSet(alpha) [T21, W21]: the predictor is not trained but
     set from a running estimate ``F_hat`` of ``F = W X W^T``. With ``F_hat = U diag(s) U^T``,
     ``W_p = U diag(p) U^T`` where, by ``normalisation``,
@@ -321,10 +330,6 @@ class DirectSetBYOL(_MatrixSystem):
     solve); ``freq = 1`` is the continuous limit, ``W_p`` following ``F_hat`` at every instant.
     """
 
-    n1: int = eqx.field(static=True)
-    n2: int = eqx.field(static=True)
-    X: Float[Array, "*batch n1 n1"] = param(ndim=2)
-    X_aug: Float[Array, "*batch n1 n1"] = param(ndim=2)
     alpha: Float[Array, "*batch"] = param(default=0.5)
     eps: Float[Array, "*batch"] = param(default=0.0)
     rho: Float[Array, "*batch"] = param(default=0.0)
@@ -335,13 +340,8 @@ class DirectSetBYOL(_MatrixSystem):
     freq: int = eqx.field(static=True, default=1)
     normalisation: str = eqx.field(static=True, default="paper")
     target: str = eqx.field(static=True, default="ema")
-    isotropic: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
-        _check_dim("n1", self.n1)
-        _check_dim("n2", self.n2)
-        check_covariance("X", self.X, self.n1)
-        check_covariance("X_aug", self.X_aug, self.n1)
         check_param("alpha", self.alpha, lower=0.0, lower_open=True)
         check_param("eps", self.eps, lower=0.0)
         check_param("rho", self.rho, lower=0.0, upper=1.0, upper_open=True)
@@ -359,7 +359,6 @@ class DirectSetBYOL(_MatrixSystem):
         if rho is not None and (np.any(rho == 0) if self.running else np.any(rho > 0)):
             raise DynsimInputError("rho", "running=True needs rho in (0, 1), running=False needs rho = 0 "
                                           "(directset() chooses it from rho)")
-        _check_isotropic(self)
 
     def blocks(self):
         b = [("W", (self.n2, self.n1))]
@@ -370,9 +369,6 @@ class DirectSetBYOL(_MatrixSystem):
         if self.freq > 1:
             b.append(("W_p", (self.n2, self.n2)))  # held between refreshes
         return b
-
-    _right = LinearBYOL._right
-    F = LinearBYOL.F
 
     def target_of(self, m):
         return m["W_a"] if self.target == "ema" else m["W"]

@@ -324,7 +324,7 @@ def report(system, sol: Solution, ps=None, pb=None) -> tuple[dict[str, np.ndarra
 
 
 def _limit_note(system: DirectSetBYOL, pb) -> str:
-    eta, alpha = float(system.eta), float(system.alpha)
+    eta = float(system.eta)
     if system.normalisation == "code" and (eta > 0 or float(system.eps) > 0):
         return ("collapse: with the code normalisation the top direction has p = 1 + eps, so "
                 "dw/dt = -w [(1 + eps) eps + eta] < 0 and W -> 0 ([W21]'s limit is for W_p = F^alpha)")

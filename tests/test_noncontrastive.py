@@ -8,7 +8,7 @@ import pytest
 import dynsim
 from dynsim import DynsimInputError
 from dynsim._noncontrastive import (
-    LinearBYOL, SymmetrizedBYOL, VARIANTS, aligned_start, commutator_norm, eigenpairs, isotropic, nuisance, spectrum,
+    LinearBYOL, SymmetrizedBYOL, VARIANTS, commutator_norm, eigenpairs, isotropic, nuisance, spectrum,
 )
 
 
@@ -108,24 +108,6 @@ def test_collapse_without_predictor_or_stopgrad(variant, seed):
     norms = np.linalg.norm(np.asarray(m.unpack(sol.ys)["W"]), axis=(1, 2))
     assert np.all(np.diff(norms) <= 1e-12)  # ||W|| never grows: a PSD flow
     assert norms[-1] < 1e-8 * norms[0]  # and goes to zero
-
-
-def test_matrix_dynamics_equal_decoupled_eigen_odes_from_aligned_start():
-    # W_a = tau W (assumption 2, fixed tau), X = I, X' = sigma^2 I, symmetric W_p aligned with F:
-    # eigenvalues of W_p and F follow the 2-D eigen ODE exactly (to 1e-8).
-    eta, sigma, tau, alpha = 0.02, 0.8, 0.9, 1.3
-    p0, s0 = np.array([0.6, 0.3, 0.05, -0.1]), np.array([0.5, 0.2, 0.02, 0.4])
-    wp, w, u = aligned_start(p0, s0, n1=6, seed=3)
-    X, Xa = isotropic(6, sigma)
-    m = LinearBYOL(n1=6, n2=4, X=X, X_aug=Xa, alpha_p=alpha, eta=eta, tau=tau, target="fixed-ratio", isotropic=True)
-    ts = np.linspace(0.0, 60.0, 61)
-    sol = dynsim.solve(m, m.pack(W_p=wp, W=w), ts, rtol=1e-11, atol=1e-13)
-    p = np.asarray(eigenpairs(m.unpack(sol.ys)["W_p"], u))
-    s = np.asarray(eigenpairs(m.F(sol.ys), u))
-    eig = dynsim.EigenDynamics2D(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha)
-    ref = dynsim.solve(eig, np.stack([p0, s0], -1), ts, rtol=1e-11, atol=1e-13)
-    np.testing.assert_allclose(p, np.asarray(ref.ys[..., 0]).T, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(s, np.asarray(ref.ys[..., 1]).T, rtol=0, atol=1e-8)
 
 
 def test_symmetrized_system_equals_eigen_odes_and_obeys_theorem3():
