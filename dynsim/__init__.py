@@ -43,6 +43,18 @@ from ._noncontrastive import (
 )
 from ._phase_portrait import PhasePortrait, Window, phase_portrait
 from ._simulate import MODELS, Simulation, simulate
+from ._barlow import (
+    BarlowTwins,
+    KernelBarlowTwins,
+    Stepwise,
+    closed_form_loss,
+    cross_covariance,
+    gram,
+    singular_values,
+    step_times,
+    stepwise,
+    synthetic_pairs,
+)
 from ._solve import Solution, Status, solve
 from ._system import AbstractSystem, param
 
@@ -56,6 +68,13 @@ def plot_phase_portrait(pp: PhasePortrait):
     return _plot(pp)
 
 
+def plot_stepwise(run: Stepwise):
+    """The three-panel Barlow Twins steps figure of a :func:`stepwise` run."""
+    from ._plotting import plot_stepwise as _plot
+
+    return _plot(run)
+
+
 def plot_simulation(sim: Simulation):
     """The six-panel figure of a :func:`simulate` run."""
     from ._plotting import plot_simulation as _plot
@@ -64,6 +83,8 @@ def plot_simulation(sim: Simulation):
 
 
 __all__ = [
+    "BarlowTwins", "KernelBarlowTwins", "Stepwise", "closed_form_loss", "cross_covariance", "gram",
+    "singular_values", "step_times", "stepwise", "synthetic_pairs", "plot_stepwise",
     "MODELS", "Simulation", "simulate", "plot_simulation", "DirectSetBYOL", "directset",
     "VARIANTS", "LinearBYOL", "SymmetrizedBYOL", "aligned_start", "check_covariance", "commutator_norm",
     "eigenpairs", "isotropic", "nuisance", "spectrum",

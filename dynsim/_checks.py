@@ -438,3 +438,66 @@ def _symmetric_ema():
                                      f"{full_no} vs {full_ema}" + (
                                          "; identical with and without EMA" if dims_no == dims_ema else ""),
                    numbers={"collapsed_no_ema": dims_no, "collapsed_ema": dims_ema})
+
+
+# ----------------------------------------------------------------------------- [S23] section 5
+
+
+def _barlow_pairs():
+    from ._barlow import default_spectrum, synthetic_pairs
+
+    gamma = default_spectrum(6, 0.6)
+    x, xp, _ = synthetic_pairs(200, gamma, seed=1)
+    return gamma, x, xp
+
+
+@claim("bt-closed-form", "[S23] Sec. 3",
+       "From an aligned start W(0) = U S_0 V^T, the singular values of Barlow Twins' dW/dt = -4 (W Gamma W^T - I) "
+       "W Gamma follow s_j(t) = e^{4 gamma_j t} / sqrt(s_j(0)^-2 + (e^{8 gamma_j t} - 1) gamma_j) -> gamma_j^{-1/2}.",
+       "max_t,j |s_j - s_j^closed| / s_j^closed (d = 4, m = 6, s_0 = 1e-3)", 1e-9)
+def _bt_closed_form():
+    from ._barlow import BarlowTwins, cross_covariance, singular_values
+
+    gamma, x, xp = _barlow_pairs()
+    bt = BarlowTwins(d=4, m=6, Gamma=cross_covariance(x, xp))
+    ts = np.linspace(0.0, 40.0, 401)
+    sol = solve(bt, bt.aligned_start(1e-3), ts, rtol=1e-11, atol=1e-15)
+    sv = np.sort(np.linalg.svd(np.asarray(bt.unpack(sol.ys)["W"]), compute_uv=False), 1)
+    cf = np.sort(singular_values(ts, 1e-3, gamma[:4]), 1)
+    err = float(np.max(np.abs(sv - cf) / cf))
+    return Outcome(err, f"relative error {err:.1e}; final s = {np.round(sv[-1], 6).tolist()}, gamma^-1/2 = "
+                        f"{np.round(np.sort(gamma[:4] ** -0.5), 6).tolist()}")
+
+
+@claim("bt-random-init", "[S23] Sec. 3",
+       "From a small random init the dynamics follow the aligned trajectory (effective s_j(0) by Gram-Schmidt in "
+       "the order of gamma), the closer the smaller the init.",
+       "max_t,j |lambda_j - lambda_j^closed| at init scale 1e-8 (must also fall with the scale)", 1e-5)
+def _bt_random():
+    from ._barlow import stepwise
+
+    scales = (1e-2, 1e-4, 1e-6, 1e-8)
+    errs = [stepwise(m=6, d=4, init_scale=s, t1=60.0, seed=3).summary()["max_abs_error_lambda_vs_closed_form"]
+            for s in scales]
+    falling = all(b < a for a, b in zip(errs, errs[1:]))
+    detail = ("max |lambda - closed form| at init scale " + ", ".join(f"{s:g}: {e:.1e}" for s, e in zip(scales, errs))
+              + ("" if falling else "; NOT decreasing with the scale"))
+    return Outcome(errs[-1] if falling else math.inf, detail, numbers={"scales": scales, "errors": errs})
+
+
+@claim("bt-kernel-linear", "[S23] Sec. 5",
+       "The kernel version, written with Gram matrices only, equals the linear model exactly for the linear kernel.",
+       "max_t |A(t) Xs^T - W(t)| / max |W| from W(0) = A(0) Xs^T", 1e-9)
+def _bt_kernel():
+    from ._barlow import BarlowTwins, KernelBarlowTwins, cross_covariance
+
+    _, x, xp = _barlow_pairs()
+    bt = BarlowTwins(d=4, m=6, Gamma=cross_covariance(x, xp))
+    kb = KernelBarlowTwins.from_pairs(x, xp, d=4, kernel="linear")
+    xs = np.concatenate([x, xp]).T
+    a0 = 1e-3 * np.random.default_rng(2).normal(size=(4, 400))
+    ts = np.linspace(0.0, 20.0, 21)
+    wk = np.asarray(kb.unpack(solve(kb, a0.reshape(-1), ts, **TIGHT).ys)["A"]) @ xs.T
+    ww = np.asarray(bt.unpack(solve(bt, (a0 @ xs.T).reshape(-1), ts, **TIGHT).ys)["W"])
+    err = float(np.max(np.abs(wk - ww)) / np.max(np.abs(ww)))
+    return Outcome(err, f"relative difference {err:.1e} over t in [0, 20] (400 points, d = 4)")

@@ -348,3 +348,48 @@ def plot_simulation(sim):
             title += f"\nPARTIAL: {sim.solution.failures()[0]}"
         fig.suptitle(title, color=STABLE if not sim.solution.complete else "black")
     return fig
+
+
+def plot_stepwise(run):
+    """Barlow Twins' steps [S23, Fig. 1]: (a) embedding eigenvalues with the closed form dashed and
+    the step times marked, (b) the loss and its steps, (c) the deviation from the closed form."""
+    p, t = run.params, run.ts
+    ok = np.isfinite(t)
+    d = run.lam.shape[1]
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, d))
+    with style():
+        fig, (a, b, c) = plt.subplots(1, 3, figsize=(12.0, 3.9), layout="constrained")
+        order = np.argsort(run.t_steps)
+        for k, j in enumerate(order):
+            a.plot(t[ok], run.lam[ok, k], color=colors[k], lw=1.6)
+            a.plot(t[ok], run.lam_closed[ok, j], "--", color="black", lw=0.9)
+            for ax in (a, b):
+                ax.axvline(run.t_steps[j], color=colors[k], ls=":", lw=0.9)
+            a.annotate(rf"$t_{{{j + 1}}}$", (run.t_steps[j], 1.04), xycoords=("data", "axes fraction"),
+                       ha="center", fontsize=7.5, color=colors[k], annotation_clip=False)
+        a.set_ylabel(r"$\lambda_j$, eigenvalues of $W\Gamma W^\top$")
+        a.set_title(r"(a) one direction at a time", loc="left", pad=14)
+        a.legend(handles=[Line2D([], [], color=colors[0], lw=1.6, label="ODE"),
+                          Line2D([], [], color="black", ls="--", lw=0.9, label="closed form")],
+                 frameon=False, loc="center right")
+        b.plot(t[ok], run.loss[ok], color=PALETTE["blue"], lw=1.6, label="ODE")
+        b.plot(t[ok], run.loss_closed[ok], "--", color="black", lw=0.9, label="closed form")
+        b.set_ylabel(r"$\mathcal{L} = \|W\Gamma W^\top - I\|_F^2$")
+        b.set_title("(b) the loss falls in steps", loc="left", pad=14)
+        b.legend(frameon=False)
+        err = np.abs(np.sort(run.lam, 1)[:, ::-1] - np.sort(run.lam_closed, 1)[:, ::-1])  # first learned first
+        for k in range(d):
+            c.plot(t[ok], np.where(err[ok, k] > 0, err[ok, k], np.nan), color=colors[k], lw=1.1)
+        c.set_yscale("log")
+        c.set_ylabel(r"$|\lambda_j - \lambda_j^{\mathrm{closed}}|$")
+        c.set_title("(c) deviation from the closed form", loc="left", pad=14)
+        for ax in (a, b, c):
+            ax.set_xlabel(r"$t$ (learning rate $\times$ step)")
+        start = "aligned" if p["aligned"] else "random"
+        kern = "" if p["kernel"] == "none" else f", {p['kernel']} kernel"
+        title = (rf"Linear Barlow Twins [Simon et al. 2023]: $d = {p['d']}$, $m = {p['m']}$, {p['n_pairs']} pairs"
+                 rf"{kern}, {start} init of scale ${_sci(p['init_scale'])}$")
+        if not run.solution.complete:
+            title += f"\nPARTIAL: {run.solution.failures()[0]}"
+        fig.suptitle(title, color=STABLE if not run.solution.complete else "black")
+    return fig

@@ -80,3 +80,26 @@ def test_bad_input(kwargs, name):
     with pytest.raises(DynsimInputError) as e:
         stepwise(**kwargs)
     assert e.value.name == name
+
+
+def test_stepwise_cli(tmp_path, capsys):
+    import json
+
+    import cli
+
+    assert cli.main(["stepwise", "--aligned", "--init-scale", "1e-3", "--out", str(tmp_path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    s = json.loads(out)
+    assert s["complete"] and s["max_abs_error_lambda_vs_closed_form"] < 1e-8
+    np.testing.assert_allclose(s["lambda_final"], 1.0, atol=1e-6)
+    assert "step times" in err
+    assert (tmp_path / "stepwise.png").stat().st_size > 30_000
+    data = np.load(tmp_path / "stepwise.npz")
+    assert data["lam"].shape == (401, 4)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.ones((10, 3)))
+    assert cli.main(["stepwise", "--pairs", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("dynsim: error: --pairs: cannot read arrays x and x_prime")
+    assert cli.main(["stepwise", "--d", "9", "--out", str(tmp_path / "o")]) == 2
+    assert "--d: d = 9 exceeds the input dimension m = 8" in capsys.readouterr().err
