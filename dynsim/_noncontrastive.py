@@ -294,11 +294,9 @@ class SymmetrizedBYOL(_MatrixSystem):
         return self.pack(**out)
 
     def K(self, y):
-        """Theorem 3: ``K = k [(alpha_p/2) F + W_p^2 - tau/k W_p] + (3/2) eta I``."""
+        """Theorem 3's ``K`` along (a batch of) states: see :func:`theorem3_K`."""
         m = self.unpack(y)
-        wp, f, tau, k = m["W_p"], m["F"], self.tau_of(m), 1.0 + self.sigma**2
-        eye = jnp.eye(self.n)
-        return k * (0.5 * self.alpha_p * f + wp @ wp - (tau / k) * wp) + 1.5 * self.eta * eye
+        return theorem3_K(m["W_p"], m["F"], self.tau_of(m), self.sigma, self.alpha_p, self.eta)
 
     def commutator(self, y):
         """``[F, W_p] = F W_p - W_p F``."""
@@ -462,6 +460,15 @@ def _check_isotropic(m) -> None:
         if x is not None and (not np.allclose(x, np.eye(m.n1), rtol=0, atol=0)
                               or not np.allclose(xa, xa[..., :1, :1] * np.eye(m.n1), rtol=0, atol=0)):
             raise DynsimInputError("isotropic", "isotropic=True needs X = I and X' = sigma^2 I exactly")
+
+
+def theorem3_K(wp, f, tau, sigma, alpha_p, eta):
+    """Theorem 3 of [T21]: ``K = k [(alpha_p/2) F + W_p^2 - tau/k W_p] + (3/2) eta I``, ``k = 1 + sigma^2``
+    (``tau`` a scalar or one value per leading batch index)."""
+    k = 1.0 + sigma**2
+    tau = jnp.asarray(tau)[..., None, None]
+    eye = jnp.eye(f.shape[-1])
+    return k * (0.5 * alpha_p * f + wp @ wp) - tau * wp + 1.5 * eta * eye
 
 
 def _commutator(f, wp):

@@ -34,6 +34,7 @@ from ._noncontrastive import (
     isotropic,
     nuisance,
     spectrum,
+    theorem3_K,
 )
 from ._solve import Solution, Status, check_solver_options, solve
 from ._system import check_param
@@ -232,14 +233,6 @@ def _fro(a):
     return np.sqrt(np.sum(a * a, axis=(-2, -1)))
 
 
-def _K_min_eig(wp, f, tau, sigma, alpha_p, eta):
-    """``lambda_min(K)`` of Theorem 3 along a trajectory."""
-    k = 1.0 + sigma**2
-    n = f.shape[-1]
-    K = k * (0.5 * alpha_p * f + wp @ wp) - tau[:, None, None] * wp + 1.5 * eta * np.eye(n)
-    return np.linalg.eigvalsh(0.5 * (K + np.swapaxes(K, -1, -2)))[:, 0]
-
-
 def report(system, sol: Solution, ps=None, pb=None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The quantities of the module docstring along ``sol`` (a single trajectory), as arrays over
     the save times (non-finite after an early stop), and notes on what does not apply."""
@@ -279,7 +272,9 @@ def report(system, sol: Solution, ps=None, pb=None) -> tuple[dict[str, np.ndarra
         isinstance(system, LinearBYOL) and system.predictor == "symmetric" and system.target != "ema")
     if iso and sym_ratio:
         sigma = float(system.sigma) if isinstance(system, SymmetrizedBYOL) else math.sqrt(float(system.X_aug[0, 0]))
-        lam = _K_min_eig(np.nan_to_num(wp), f, np.nan_to_num(tau), sigma, float(system.alpha_p), float(system.eta))
+        K = np.asarray(theorem3_K(np.nan_to_num(wp), f, np.nan_to_num(tau), sigma, float(system.alpha_p),
+                                  float(system.eta)))
+        lam = np.linalg.eigvalsh(0.5 * (K + np.swapaxes(K, -1, -2)))[:, 0]
         lam0 = float(np.min(lam[ok]))
         series["lambda_min_K"] = np.where(ok, lam, np.nan)
         series["lambda0"] = np.asarray(lam0)

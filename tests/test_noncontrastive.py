@@ -179,3 +179,17 @@ def test_nuisance_model_projections():
     np.testing.assert_allclose(Xa, 0.25 * pb)
     with pytest.raises(DynsimInputError):
         nuisance(3, 4, 0.5)
+
+
+def test_theorem3_K_along_a_trajectory_with_ema_tau():
+    # K = k [(alpha_p/2) F + W_p^2 - tau/k W_p] + (3/2) eta I, with tau(t) one value per state.
+    sym = SymmetrizedBYOL(n=3, sigma=0.5, alpha_p=1.5, eta=0.1, ema=True)
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+    ys = np.stack([sym.pack(W_p=a + a.T, F=b @ b.T, tau=np.array([tau])) for tau in (0.2, 0.9)])
+    K = np.asarray(sym.K(ys))
+    for y, k in zip(ys, K):
+        m = sym.unpack(y)
+        wp, f, tau = np.asarray(m["W_p"]), np.asarray(m["F"]), float(m["tau"][0])
+        expect = 1.25 * (0.75 * f + wp @ wp - tau / 1.25 * wp) + 0.15 * np.eye(3)
+        np.testing.assert_allclose(k, expect, rtol=1e-13, atol=1e-13)
