@@ -28,7 +28,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._errors import DynsimInputError
-from ._noncontrastive import _check_dim, _MatrixSystem, check_covariance
+from ._noncontrastive import _check_dim, _MatrixSystem
 from ._system import _concrete, check_param, param
 
 KERNELS = ("linear", "rbf")
@@ -202,11 +202,6 @@ class KernelBarlowTwins(_MatrixSystem):
         return gram(points, kernel, bandwidth, other_points) @ a.T
 
 
-def check_gamma(gamma, m: int | None = None) -> np.ndarray:
-    """A finite symmetric PSD ``Gamma`` (the cross-covariance), or :class:`DynsimInputError`."""
-    return check_covariance("Gamma", np.asarray(gamma, float), m)
-
-
 def default_spectrum(m: int, ratio: float = 0.6) -> np.ndarray:
     """``gamma_j = ratio^j`` (``j = 0..m-1``): well separated steps."""
     _check_dim("m", m)
@@ -216,13 +211,19 @@ def default_spectrum(m: int, ratio: float = 0.6) -> np.ndarray:
 
 
 
-def kernel_spectrum(k, n: int) -> np.ndarray:
-    """The non-zero spectrum of ``Gamma`` from the Gram matrix alone: the eigenvalues of
-    ``K^{1/2} S K^{1/2} / (2n)`` (largest first), equal to ``Gamma``'s for the linear kernel."""
+def _kernel_eigen(k, n: int):
+    """``(gamma, Q, K^{1/2})``: the eigenpairs of ``K^{1/2} S K^{1/2} / (2n)`` (largest first), whose
+    eigenvalues are the non-zero spectrum of ``Gamma`` computed from the Gram matrix alone."""
     lam, q = np.linalg.eigh(0.5 * (k + k.T))
     root = (q * np.sqrt(np.maximum(lam, 0.0))) @ q.T
     s = np.block([[np.zeros((n, n)), np.eye(n)], [np.eye(n), np.zeros((n, n))]])
-    return np.linalg.eigvalsh(root @ s @ root / (2 * n))[::-1]
+    gamma, qv = np.linalg.eigh(root @ s @ root / (2 * n))
+    return gamma[::-1], qv[:, ::-1], root
+
+
+def kernel_spectrum(k, n: int) -> np.ndarray:
+    """The spectrum of ``Gamma`` from the Gram matrix (largest first); ``Gamma``'s own for the linear kernel."""
+    return _kernel_eigen(k, n)[0]
 
 
 @dataclasses.dataclass
@@ -284,7 +285,7 @@ def stepwise(*, m: int = 8, d: int = 4, n_pairs: int = 200, ratio: float = 0.6, 
         gamma, v = system.spectrum()
     else:
         system = KernelBarlowTwins.from_pairs(x, xp, d, kernel, bandwidth)
-        gamma = kernel_spectrum(np.asarray(system.K), n)
+        gamma, qv, root = _kernel_eigen(np.asarray(system.K), n)
     gamma = gamma[:d]
     if d > 2 * n or gamma[-1] <= 0:
         raise DynsimInputError("d", f"only {int(np.sum(gamma > 0))} positive eigenvalues of Gamma: d = {d} directions "
@@ -303,11 +304,7 @@ def stepwise(*, m: int = 8, d: int = 4, n_pairs: int = 200, ratio: float = 0.6, 
         a0 = init_scale * rng.normal(size=(d, 2 * n)) / np.sqrt(2 * n)
         y0 = system.pack(A=a0)
         # effective s_0 in the kernel's own eigenbasis: W(0) V = A(0) K^{1/2} Q_top up to rotation
-        lam_k, q = np.linalg.eigh(0.5 * (system.K + system.K.T))
-        root = (q * np.sqrt(np.maximum(lam_k, 0.0))) @ q.T
-        sn = np.block([[np.zeros((n, n)), np.eye(n)], [np.eye(n), np.zeros((n, n))]])
-        _, qv = np.linalg.eigh(root @ sn @ root / (2 * n))
-        s0 = np.abs(np.diag(np.linalg.qr(a0 @ root @ qv[:, ::-1][:, :d])[1]))
+        s0 = np.abs(np.diag(np.linalg.qr(a0 @ root @ qv[:, :d])[1]))
     if t1 is None:
         t1 = 1.5 * float(step_times(s0, gamma).max()) + 2.0 / float(gamma[-1])
     check_param("t1", t1, lower=0.0, lower_open=True)

@@ -240,6 +240,17 @@ class LinearBYOL(_LinearNetwork):
         w, wp = m["W"], self.predictor_of(m)
         return w @ jnp.swapaxes(w, -1, -2) - jnp.swapaxes(wp, -1, -2) @ wp / self.alpha_p
 
+    def theorem1_drift(self, ys, ts, alpha_p=None):
+        """Theorem 1's relative drift along a solution, ``||e^{2 eta t} Q(t) - Q(0)||_F`` over
+        ``||W W^T||_F + ||W_p^T W_p||_F / alpha_p`` at ``t = ts[0]``, with ``Q`` from :meth:`conserved`.
+        ``alpha_p`` overrides the ``alpha_p`` inside ``Q`` (``1`` gives the appendix's typo)."""
+        m = self.unpack(ys)
+        w, wp = m["W"], self.predictor_of(m)
+        wwt, wpwp = w @ jnp.swapaxes(w, -1, -2), jnp.swapaxes(wp, -1, -2) @ wp
+        q = wwt - wpwp / (self.alpha_p if alpha_p is None else alpha_p)
+        q = jnp.exp(2.0 * self.eta * (ts - ts[0]))[:, None, None] * q
+        return frobenius(q - q[0]) / (frobenius(wwt[0]) + frobenius(wpwp[0]) / self.alpha_p)
+
     def ema_ratio(self, y):
         """``tau`` of assumption 2, ``<W_a, W> / <W, W>`` (exact for ``online``/``fixed-ratio``)."""
         m = self.unpack(y)
@@ -475,10 +486,14 @@ def _commutator(f, wp):
     return f @ wp - wp @ f
 
 
+def frobenius(a):
+    """``||A||_F`` over the last two axes."""
+    return jnp.sqrt(jnp.sum(a * a, axis=(-2, -1)))
+
+
 def commutator_norm(f, wp):
     """``||[F, W_p]||_F``."""
-    c = _commutator(f, wp)
-    return jnp.sqrt(jnp.sum(c * c, axis=(-2, -1)))
+    return frobenius(_commutator(f, wp))
 
 
 def aligned_start(eig_p, eig_s, n1: int | None = None, seed: int = 0, alpha_p: float = 1.0):

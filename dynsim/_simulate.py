@@ -34,6 +34,7 @@ from ._noncontrastive import (
     isotropic,
     nuisance,
     spectrum,
+    frobenius,
     theorem3_K,
 )
 from ._solve import Solution, Status, check_solver_options, solve
@@ -229,8 +230,8 @@ def initial_state(system, seed: int, init_scale: float):
 # ----------------------------------------------------------------------------- reports
 
 
-def _fro(a):
-    return np.sqrt(np.sum(a * a, axis=(-2, -1)))
+def _frob(a):
+    return np.array(frobenius(a))  # a writable numpy copy
 
 
 def report(system, sol: Solution, ps=None, pb=None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -248,10 +249,7 @@ def report(system, sol: Solution, ps=None, pb=None) -> tuple[dict[str, np.ndarra
         tau = m["tau"][:, 0]
     else:
         f = np.asarray(system.F(ys))
-        if isinstance(system, DirectSetBYOL):
-            wp = np.asarray(system.predictor_of(system.unpack(ys)))
-        else:
-            wp = np.asarray(system.predictor_of(m))
+        wp = np.asarray(system.predictor_of(m))
         tau = np.asarray(system.ema_ratio(ys)) if isinstance(system, LinearBYOL) else None
     f = np.nan_to_num(f)
     s, u = np.linalg.eigh(0.5 * (f + np.swapaxes(f, -1, -2)))
@@ -262,8 +260,8 @@ def report(system, sol: Solution, ps=None, pb=None) -> tuple[dict[str, np.ndarra
     if has_predictor:
         series["p"] = np.einsum("tij,tik,tkj->tj", u, np.nan_to_num(wp), u)
         series["p"][~ok] = np.nan
-        series["asymmetry"] = _fro(wp - np.swapaxes(wp, -1, -2)) / np.maximum(_fro(wp), 1e-300)
-    series["commutator"] = _fro(f @ wp - wp @ f)
+        series["asymmetry"] = _frob(wp - np.swapaxes(wp, -1, -2)) / np.maximum(_frob(wp), 1e-300)
+    series["commutator"] = _frob(f @ wp - wp @ f)
     series["commutator"][~ok] = np.nan
 
     # Theorem 3: assumptions 1-3 (isotropic data, W_a = tau W, symmetric W_p).
@@ -290,21 +288,19 @@ def report(system, sol: Solution, ps=None, pb=None) -> tuple[dict[str, np.ndarra
 
     # Theorem 1: linear predictor trained with stop-gradient.
     if isinstance(system, LinearBYOL) and system.predictor == "linear" and system.stop_gradient:
-        q = np.asarray(system.conserved(ys))
-        scale = _fro(m["W"][0] @ m["W"][0].T) + _fro(m["W_p"][0].T @ m["W_p"][0]) / float(system.alpha_p)
-        series["drift"] = _fro(np.exp(2.0 * float(system.eta) * (ts - ts[0]))[:, None, None] * q - q[0]) / scale
+        series["drift"] = np.asarray(system.theorem1_drift(ys, ts))
     else:
         notes["theorem1"] = "Theorem 1 needs a trained linear (unconstrained) predictor with stop-gradient"
 
     if tau is not None and isinstance(system, LinearBYOL) and system.target == "ema":
         wa, w = m["W_a"], m["W"]
-        series["corr"] = np.sum(wa * w, axis=(-2, -1)) / (_fro(wa) * _fro(w))
+        series["corr"] = np.sum(wa * w, axis=(-2, -1)) / (_frob(wa) * _frob(w))
         series["tau"] = tau
     elif isinstance(system, SymmetrizedBYOL):
         series["tau"] = tau
     if ps is not None:
         w = m["W"]
-        series["norm_S"], series["norm_B"] = _fro(w @ ps), _fro(w @ pb)
+        series["norm_S"], series["norm_B"] = _frob(w @ ps), _frob(w @ pb)
         series["sv_S"] = np.linalg.svd(np.nan_to_num(w @ ps), compute_uv=False)[:, : int(round(ps.trace()))]
         if isinstance(system, DirectSetBYOL):
             notes["limit"] = _limit_note(system, pb)
