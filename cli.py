@@ -51,6 +51,22 @@ Fmt = Annotated[Format, typer.Option("--format", help="Figure format.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 
 
+def _finish(command: str, stem: str, *, out: Path, fmt: "Format", figure, arrays: dict, parameters: dict,
+            summary: dict, start: float, as_json: bool, messages: list[str]) -> None:
+    """Every job's ending: the figure, .npz and .json written, one stderr line per message and one
+    for the files, and the summary on stdout with --json."""
+    from dynsim._io import jsonable, write_outputs
+
+    record = {"command": command, "argv": _ARGV, "parameters": parameters, "summary": summary,
+              "runtime_s": round(time.perf_counter() - start, 3)}
+    paths = write_outputs(out, stem, figure=figure, arrays=arrays, record=record, fmt=fmt.value)
+    for msg in messages:
+        _err(f"dynsim: {msg}")
+    _err(f"dynsim: wrote {', '.join(str(p) for p in paths.values())} ({record['runtime_s']:.2f} s)")
+    if as_json:
+        print(json.dumps(jsonable(summary), indent=2))
+
+
 @app.command("phase-portrait")
 def phase_portrait_cmd(
     eta: Annotated[float, typer.Option(help="η, weight decay. Above η_c = τ²/(4(1+σ²)) only collapse remains. "
@@ -89,31 +105,21 @@ def phase_portrait_cmd(
                         d.s_min if s_min is None else s_min, d.s_max if s_max is None else s_max)
     pp = dynsim.phase_portrait(system, window=window, n_traj=n_traj, t1=t1, rtol=rtol, atol=atol,
                                max_steps=max_steps, progress=lambda msg: _err(f"dynsim: {msg} ..."))
-    fig = dynsim.plot_phase_portrait(pp)
     summary = pp.summary()
-    record = {
-        "command": "phase-portrait",
-        "argv": _ARGV,
-        "parameters": {"eta": eta, "sigma": sigma, "tau": tau, "alpha_p": alpha_p,
-                       "window": vars(pp.window), "zoom": vars(pp.zoom), "n_traj": n_traj,
-                       "t1": pp.solver["t1"], "rtol": rtol, "atol": atol, "max_steps": max_steps},
-        "summary": summary,
-    }
-    from dynsim._io import jsonable, write_outputs
-
-    record["runtime_s"] = round(time.perf_counter() - start, 3)
-    paths = write_outputs(out, "phase_portrait", figure=fig, arrays=pp.arrays(), record=record, fmt=fmt.value)
     traj = summary["trajectories"]
-    _err(f"dynsim: {summary['regime']}: {summary['regime_text']}")
+    messages = [f"{summary['regime']}: {summary['regime_text']}"]
     if summary["collapse_threshold_p_minus"] is not None:
-        _err(f"dynsim: collapse threshold p*_- = {summary['collapse_threshold_p_minus']:.6g}, "
-             f"p*_+ = {summary['p_plus']:.6g}")
+        messages.append(f"collapse threshold p*_- = {summary['collapse_threshold_p_minus']:.6g}, "
+                        f"p*_+ = {summary['p_plus']:.6g}")
     if not summary["solver"]["complete"]:
-        _err("dynsim: PARTIAL: some trajectories failed: " + "; ".join(summary["solver"]["failures"]))
-    _err(f"dynsim: trajectories main {traj['main']}, zoom {traj['zoom']}")
-    _err(f"dynsim: wrote {', '.join(str(p) for p in paths.values())} ({record['runtime_s']:.2f} s)")
-    if as_json:
-        print(json.dumps(jsonable(summary), indent=2))
+        messages.append("PARTIAL: some trajectories failed: " + "; ".join(summary["solver"]["failures"]))
+    messages.append(f"trajectories main {traj['main']}, zoom {traj['zoom']}")
+    parameters = {"eta": eta, "sigma": sigma, "tau": tau, "alpha_p": alpha_p, "window": vars(pp.window),
+                  "zoom": vars(pp.zoom), "n_traj": n_traj, "t1": pp.solver["t1"], "rtol": rtol, "atol": atol,
+                  "max_steps": max_steps}
+    _finish("phase-portrait", "phase_portrait", out=out, fmt=fmt, figure=dynsim.plot_phase_portrait(pp),
+            arrays=pp.arrays(), parameters=parameters, summary=summary, start=start, as_json=as_json,
+            messages=messages)
 
 
 Model = Enum("Model", {m.replace("-", "_"): m for m in (
@@ -123,16 +129,23 @@ Data = Enum("Data", {d: d for d in ("isotropic", "nuisance", "spectrum")}, type=
 Norm = Enum("Norm", {d: d for d in ("paper", "code")}, type=str)
 
 
-def _load_cov(path: Path):
+def _load_npz(path: Path, option: str, keys: tuple[str, str]):
+    """Two float arrays from an .npz, or a one-line error naming ``--option``."""
     import numpy as np
 
     import dynsim
 
     try:
         with np.load(path) as z:
-            x, xa = np.asarray(z["X"], float), np.asarray(z["X_aug"], float)
+            return tuple(np.asarray(z[k], float) for k in keys)
     except (OSError, ValueError, KeyError) as e:
-        raise dynsim.DynsimInputError("cov", f"cannot read X and X_aug from {path}: {e}") from None
+        raise dynsim.DynsimInputError(option, f"cannot read arrays {' and '.join(keys)} from {path}: {e}") from None
+
+
+def _load_cov(path: Path):
+    import dynsim
+
+    x, xa = _load_npz(path, "cov", ("X", "X_aug"))
     try:
         dynsim.check_covariance("X", x)
         dynsim.check_covariance("X_aug", xa, x.shape[-1] if x.ndim == 2 else None)
@@ -187,7 +200,6 @@ def simulate_cmd(
     and P_B with [W21]'s limit. Writes simulate_MODEL.{png,npz,json} into --out.
     """
     import dynsim
-    from dynsim._io import jsonable, write_outputs
 
     start = time.perf_counter()
     name = model.value
@@ -197,37 +209,19 @@ def simulate_cmd(
         alpha_p=alpha_p, beta=beta, tau=tau, alpha=alpha, eps=eps, rho=rho, lr=lr, freq=freq,
         normalisation=normalisation.value, seed=seed, init_scale=init_scale, t1=t1, n_save=n_save,
         rtol=rtol, atol=atol, max_steps=max_steps, progress=lambda msg: _err(f"dynsim: {msg} ..."))
-    fig = dynsim.plot_simulation(sim)
     summary = sim.summary()
-    record = {"command": "simulate", "argv": _ARGV, "parameters": sim.params, "summary": summary}
-    record["runtime_s"] = round(time.perf_counter() - start, 3)
-    stem = f"simulate_{name}"
-    paths = write_outputs(out, stem, figure=fig, arrays=sim.arrays(), record=record, fmt=fmt.value)
-    if not summary["complete"]:
-        _err(f"dynsim: PARTIAL: {summary['failure']}; outputs labelled partial")
-    _err(f"dynsim: {summary['collapsed_dims']} of {summary['dims']} eigenvalues of F collapsed by t = "
-         f"{summary['t_final']:g}; ||[F, W_p]||_F {summary['commutator_initial']:.3g} -> "
-         f"{summary['commutator_final']:.3g}")
+    messages = [f"PARTIAL: {summary['failure']}; outputs labelled partial"] if not summary["complete"] else []
+    messages.append(f"{summary['collapsed_dims']} of {summary['dims']} eigenvalues of F collapsed by t = "
+                    f"{summary['t_final']:g}; ||[F, W_p]||_F {summary['commutator_initial']:.3g} -> "
+                    f"{summary['commutator_final']:.3g}")
     if "nuisance" in summary:
-        _err(f"dynsim: nuisance: {summary['nuisance']['predicted']}")
-    _err(f"dynsim: wrote {', '.join(str(p) for p in paths.values())} ({record['runtime_s']:.2f} s)")
-    if as_json:
-        print(json.dumps(jsonable(summary), indent=2))
+        messages.append(f"nuisance: {summary['nuisance']['predicted']}")
+    _finish("simulate", f"simulate_{name}", out=out, fmt=fmt, figure=dynsim.plot_simulation(sim),
+            arrays=sim.arrays(), parameters=sim.params, summary=summary, start=start, as_json=as_json,
+            messages=messages)
 
 
 Kernel = Enum("Kernel", {d: d for d in ("none", "linear", "rbf")}, type=str)
-
-
-def _load_pairs(path: Path):
-    import numpy as np
-
-    import dynsim
-
-    try:
-        with np.load(path) as z:
-            return np.asarray(z["x"], float), np.asarray(z["x_prime"], float)
-    except (OSError, ValueError, KeyError) as e:
-        raise dynsim.DynsimInputError("pairs", f"cannot read arrays x and x_prime from {path}: {e}") from None
 
 
 @app.command("stepwise")
@@ -256,24 +250,17 @@ def stepwise_cmd(
     Writes stepwise.{png,npz,json} into --out.
     """
     import dynsim
-    from dynsim._io import jsonable, write_outputs
 
     start = time.perf_counter()
-    run = dynsim.stepwise(m=m, d=d, n_pairs=n_pairs, ratio=ratio, noise=noise,
-                          pairs=None if pairs is None else _load_pairs(pairs), init_scale=init_scale,
+    views = None if pairs is None else _load_npz(pairs, "pairs", ("x", "x_prime"))
+    run = dynsim.stepwise(m=m, d=d, n_pairs=n_pairs, ratio=ratio, noise=noise, pairs=views, init_scale=init_scale,
                           aligned=aligned, kernel=kernel.value, bandwidth=bandwidth, seed=seed, t1=t1)
-    fig = dynsim.plot_stepwise(run)
     summary = run.summary()
-    record = {"command": "stepwise", "argv": _ARGV, "parameters": run.params, "summary": summary,
-              "runtime_s": round(time.perf_counter() - start, 3)}
-    paths = write_outputs(out, "stepwise", figure=fig, arrays=run.arrays(), record=record, fmt=fmt.value)
-    if not summary["complete"]:
-        _err(f"dynsim: PARTIAL: {summary['failure']}")
-    _err("dynsim: step times " + ", ".join(f"{v:.3g}" for v in summary["step_times"])
-         + f"; max |λ - closed form| = {summary['max_abs_error_lambda_vs_closed_form']:.2e}")
-    _err(f"dynsim: wrote {', '.join(str(p) for p in paths.values())} ({record['runtime_s']:.2f} s)")
-    if as_json:
-        print(json.dumps(jsonable(summary), indent=2))
+    messages = [f"PARTIAL: {summary['failure']}"] if not summary["complete"] else []
+    messages.append("step times " + ", ".join(f"{v:.3g}" for v in summary["step_times"])
+                    + f"; max |λ - closed form| = {summary['max_abs_error_lambda_vs_closed_form']:.2e}")
+    _finish("stepwise", "stepwise", out=out, fmt=fmt, figure=dynsim.plot_stepwise(run), arrays=run.arrays(),
+            parameters=run.params, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
 @app.command("check")
