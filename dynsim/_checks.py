@@ -492,3 +492,204 @@ def _bt_kernel():
     ww = np.asarray(bt.unpack(solve(bt, (a0 @ xs.T).reshape(-1), ts, **TIGHT).ys)["W"])
     err = float(np.max(np.abs(wk - ww)) / np.max(np.abs(ww)))
     return Outcome(err, f"relative difference {err:.1e} over t in [0, 20] (400 points, d = 4)")
+
+
+# ----------------------------------------------------------------------------- [J22] InfoNCE
+
+
+def _views(n, dim, k=0.0, dim_aug=None, seed=0):
+    from ._contrastive import augmented_views, block_augmentation
+
+    return augmented_views(n, np.eye(dim), block_augmentation(dim, dim if dim_aug is None else dim_aug, k), seed=seed)
+
+
+@claim("infonce-lemma1", "[J22] Lemma 1",
+       "For a linear network trained with InfoNCE, -dL/dW = W X with X = Sigma_0 - Sigma_1 (the paper's weighted "
+       "sums; here / (n tau) for the mean loss); for two layers -dL/dW_1 = W_2^T W X, -dL/dW_2 = W X W_1^T.",
+       "max relative |jax.grad - formula| over gaussian / dot kernels, full / mini-batch, DirectCLR head, 1 and 2 "
+       "layers", 1e-12)
+def _infonce_lemma1():
+    from ._contrastive import InfoNCE
+
+    x, xp = _views(64, 6, k=0.5, dim_aug=3)
+    errs = {}
+    for kernel, tau in (("gaussian", 1.0), ("dot", 0.1)):
+        for batch, d0 in ((None, None), (16, None), (None, 3)):
+            for layers in (1, 2):
+                s = InfoNCE(widths=(6,) * (layers + 1), x=x, x_aug=xp, tau=tau, kernel=kernel, batch=batch, d0=d0)
+                y = s.init(1.0, seed=1)
+                ws = s.weights(y)
+                head = np.diag((np.arange(6) < (d0 or 6)).astype(float))
+                wx = head @ np.asarray(s.product(y)) @ np.asarray(s.effective_X(y))
+                want = [wx] if layers == 1 else [np.asarray(ws[1]).T @ wx, wx @ np.asarray(ws[0]).T]
+                got = s.unpack(s.vector_field(0.0, y))
+                err = max(float(np.max(np.abs(np.asarray(got[f"W{k + 1}"]) - w)) / np.max(np.abs(w)))
+                          for k, w in enumerate(want))
+                errs[f"{kernel}, batch {batch or 64}, d0 {d0 or 6}, {layers} layer(s)"] = err
+    worst = max(errs, key=errs.get)
+    return Outcome(errs[worst], f"{len(errs)} configurations; worst {errs[worst]:.1e} ({worst})",
+                   numbers={"errors": errs})
+
+
+@claim("infonce-theorem1", "[J22] Theorem 1",
+       "For fixed X the one-layer flow dW/dt = W X is solved by W(t) = W(0) e^{X t}: negative eigenvalues of X "
+       "make singular values of W vanish.",
+       "max_t |W(t) - W(0) e^{X t}| / max |W(0) e^{X t}| (8 x 8, X with 3 negative eigenvalues)", 1e-9)
+def _infonce_theorem1():
+    from ._contrastive import FrozenX, theorem1
+
+    rng = np.random.default_rng(4)
+    q = np.linalg.qr(rng.normal(size=(8, 8)))[0]
+    lam = np.array([0.3, 0.2, 0.1, 0.05, 0.0, -0.1, -0.2, -0.4])
+    X = (q * lam) @ q.T
+    s = FrozenX(widths=(8, 8), X=X)
+    y0 = s.init(1.0, seed=5)
+    ts = np.linspace(0.0, 30.0, 31)
+    w = np.asarray(s.unpack(solve(s, y0, ts, **TIGHT).ys)["W1"])
+    cf = theorem1(s.unpack(y0)["W1"], X, ts)
+    err = float(np.max(np.abs(w - cf)) / np.max(np.abs(cf)))
+    sv = np.linalg.svd(w[-1], compute_uv=False)
+    return Outcome(err, f"relative error {err:.1e}; at t = 30 the 3 smallest singular values are "
+                        f"{', '.join(f'{v:.1e}' for v in sv[-3:])} (the largest {sv[0]:.2g})")
+
+
+@claim("infonce-fig3", "[J22] Fig. 3",
+       "With data covariance I and augmentation block_diag(0, k I_8) (16 x 16, one layer), the number of collapsed "
+       "singular values grows with k, from none at k = 0, and only augmented directions collapse.",
+       "violations: count decreases with k + collapse at k = 0 + none at the largest k + collapsed directions "
+       "outside the augmented subspace (|P_B v| < 0.99)", 0.0)
+def _infonce_fig3():
+    from ._collapse import collapse_sweep
+
+    sw = collapse_sweep([0.0, 1.0, 4.0, 16.0], samples=256, t1=200.0, seed=0)
+    c = sw.collapsed_dims
+    inb = sw.in_augmented_subspace_min
+    bad = int(np.sum(np.diff(c) < 0)) + int(c[0] > 0) + int(c[-1] == 0) + int(np.sum(np.nan_to_num(inb, nan=1.0) < 0.99))
+    neg = np.sum(sw.X_eig < 0, 1)
+    return Outcome(float(bad), f"collapsed singular values (below 1e-3 of the largest) at t = 200 for k = 0, 1, 4, 16: "
+                               f"{c.tolist()}; negative eigenvalues of X(t): {neg.tolist()} (of 8 augmented dims); "
+                               f"min |P_B v| of collapsed directions {np.nanmin(inb) if np.isfinite(inb).any() else 1:.4f}",
+                   numbers={"k": sw.k.tolist(), "collapsed": c.tolist(), "X_negative": neg.tolist()})
+
+
+def _two_layer(seed=3, init_scale=0.1, t1=400.0, n=256, dim=8):
+    from ._contrastive import InfoNCE, augmented_views
+
+    x, xp = augmented_views(n, np.diag(np.linspace(2.0, 0.2, dim)), 1e-4 * np.eye(dim), seed=0)
+    s = InfoNCE(widths=(dim, dim, dim), x=x, x_aug=xp)
+    ts = np.r_[0.0, np.geomspace(1.0, t1, 12)]
+    return s, solve(s, s.init(init_scale, seed=seed), ts, **TIGHT)
+
+
+@claim("two-layer-conserved", "[J22] Sec. 5",
+       "Under the two-layer InfoNCE gradient flow W_1 W_1^T - W_2^T W_2 is conserved.",
+       "max_t ||C(t) - C(0)||_F / ||C(0)||_F (8 x 8 x 8, n = 256, t to 400)", 1e-8)
+def _two_layer_conserved():
+    s, sol = _two_layer()
+    c = np.stack([np.asarray(s.balance(y)[0]) for y in sol.ys])
+    drift = float(np.max(np.linalg.norm(c - c[0], axis=(1, 2))) / np.linalg.norm(c[0]))
+    return Outcome(drift, f"relative drift {drift:.1e} while the weights grew "
+                          f"{float(np.abs(sol.ys[-1]).max() / np.abs(sol.ys[0]).max()):.0f}-fold")
+
+
+@claim("two-layer-alignment", "[J22] Theorem 2",
+       "If X > 0, W_2 W_1 != 0 and the singular values are distinct, the layers align: A = V_2^T U_1 -> I.",
+       "1 - min cosine between the grown subspaces of U_1 and V_2 at t = 400 (grown: sigma_1 sigma_2 > 10 ||C||)",
+       1e-3)
+def _two_layer_alignment():
+    from ._collapse import GROWN
+
+    s, sol = _two_layer()
+    xmin = min(float(np.linalg.eigvalsh(np.asarray(s.effective_X(y)))[0]) for y in sol.ys)
+    y = sol.ys[-1]
+    s1, s2 = (np.asarray(a) for a in s.singular_values(y))
+    grown = s1 * s2 > GROWN * np.linalg.norm(np.asarray(s.balance(sol.ys[0])[0]), 2)
+    a = np.asarray(s.alignment(y))
+    if xmin <= 0 or not grown.any():
+        return Outcome(math.inf, f"min eigenvalue of X along the run {xmin:.2g}, grown directions {int(grown.sum())}",
+                       verdict=OUTSIDE)
+    cos = float(np.linalg.svd(a[np.ix_(grown, grown)], compute_uv=False).min())
+    rest = np.linalg.norm(np.abs(a) - np.eye(len(a)))
+    return Outcome(1.0 - cos, f"{int(grown.sum())} of {len(a)} directions grew; their subspaces agree to cosine "
+                              f"{cos:.6f}. The others did not align (|| |A| - I ||_F = {rest:.2f} over all): X stays > 0 "
+                              f"but shrinks (min eigenvalue {xmin:.1e}) as the loss vanishes, so A -> I holds only "
+                              f"for the directions that grow within the run")
+
+
+@claim("two-layer-theorem3", "[J22] Theorem 3",
+       "Aligned two-layer flow with fixed X: d sigma_1/dt = sigma_1 sigma_2^2 v^T X v, d sigma_2/dt = sigma_2 "
+       "sigma_1^2 v^T X v, solved with sigma_1^2 - sigma_2^2 = C (the text's +C is a typo for -C).",
+       "max_t,k |sigma_1^k - closed form| / closed form (6 x 6 x 6 from an aligned, unbalanced start)", 1e-9)
+def _two_layer_theorem3():
+    from ._contrastive import FrozenX, theorem3_unbalanced
+
+    rng = np.random.default_rng(6)
+    q = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    u = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    r = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    lam = np.array([0.5, 0.3, 0.2, 0.1, -0.1, -0.3])
+    s1, s2 = np.array([0.5, 0.6, 0.4, 0.7, 0.5, 0.6]), np.array([0.3, 0.5, 0.6, 0.2, 0.4, 0.3])
+    sys = FrozenX(widths=(6, 6, 6), X=(q * lam) @ q.T)
+    y0 = sys.pack(W1=(u * s1) @ q.T, W2=(r * s2) @ u.T)
+    ts = np.linspace(0.0, 3.0, 31)
+    got = np.stack([np.asarray(sys.singular_values(y)[0]) for y in solve(sys, y0, ts, **TIGHT).ys])
+    want = theorem3_unbalanced(ts, s1, s2, lam)[0]
+    typo = theorem3_unbalanced(ts, s1, s2, lam, typo=True)[0]
+    order = lambda a: np.sort(a, axis=-1)  # noqa: E731  (svd sorts; compare as sets per time)
+    err = float(np.max(np.abs(order(got) - order(want)) / order(want)))
+    err_typo = float(np.nanmax(np.abs(order(got) - order(typo)) / order(typo)))
+    return Outcome(err, f"relative error {err:.1e}; with the text's +C instead: {err_typo:.2g}",
+                   numbers={"error": err, "error_with_typo": err_typo})
+
+
+@claim("deep-collapse", "[J22] Sec. 5, Figs. 5-6",
+       "Deeper linear networks collapse more, even with weak augmentation where X is positive definite.",
+       "number of times the effective rank of W = W_L..W_1 fails to fall from L = 1 to 2 to 3 (16 dims, t = 100)",
+       0.0)
+def _deep_collapse():
+    from ._contrastive import InfoNCE, effective_rank
+
+    x, xp = _views(256, 16, k=0.01)
+    ranks = []
+    for layers in (1, 2, 3):
+        s = InfoNCE(widths=(16,) * (layers + 1), x=x, x_aug=xp)
+        sol = solve(s, s.init(1.0, seed=1), np.array([0.0, 100.0]))
+        ranks.append(float(effective_rank(np.linalg.svd(np.asarray(s.product(sol.ys[-1])), compute_uv=False))))
+    fails = sum(b >= a for a, b in zip(ranks, ranks[1:]))
+    return Outcome(float(fails), "effective rank exp(H(sigma / sum sigma)) for L = 1, 2, 3: "
+                                 + ", ".join(f"{r:.2f}" for r in ranks) + " (of 16)", numbers={"ranks": ranks})
+
+
+def _directclr_ranks():
+    from ._collapse import representation_ranks
+
+    x, xp = _views(256, 16, k=4.0, dim_aug=8)
+    return representation_ranks(x, xp, d0=8, t1=200.0)
+
+
+def _rank_line(r):
+    return "; ".join(f"{k} {v['effective_rank']:.2f} ({v['collapsed_dims']} collapsed)" for k, v in r.items())
+
+
+@claim("directclr-rank", "[J22] Sec. 6",
+       "DirectCLR (the loss on the first d_0 dims of the representation, no projector) keeps a higher-rank "
+       "representation than training without a projector.",
+       "effective rank without projector minus with DirectCLR (16 dims, d_0 = 8, strong augmentation k = 4 on 8)",
+       0.0)
+def _directclr_rank():
+    r = _directclr_ranks()
+    diff = r["no projector"]["effective_rank"] - r["directclr"]["effective_rank"]
+    return Outcome(diff, "effective rank of the encoder W_1 at t = 200: " + _rank_line(r),
+                   numbers={k: v["effective_rank"] for k, v in r.items()})
+
+
+@claim("directclr-vs-linear-projector", "[J22] Table (ImageNet)",
+       "DirectCLR beats a linear projector (ImageNet linear probe 62.7 vs 61.1), here measured by the rank the "
+       "representation keeps in the linear model.",
+       "effective rank with a linear projector minus with DirectCLR (same setup as directclr-rank)", 0.0)
+def _directclr_vs_linear():
+    r = _directclr_ranks()
+    diff = r["linear projector"]["effective_rank"] - r["directclr"]["effective_rank"]
+    return Outcome(diff, "effective rank of the encoder W_1 at t = 200: " + _rank_line(r)
+                   + ". The rank is a proxy: the paper's numbers are linear-probe accuracies of a ResNet",
+                   numbers={k: v["effective_rank"] for k, v in r.items()})

@@ -1,0 +1,365 @@
+"""The InfoNCE jobs of [J22]: simulate a contrastive model and report its dimensional collapse,
+sweep the augmentation strength (Fig. 3), and compare DirectCLR with projector variants.
+
+Reported along a run (:class:`CollapseRun`): the singular values of the embedding map
+``W = W_L ... W_1`` (collapsed: below ``COLLAPSE_RTOL`` of the largest), the eigenvalues of the
+effective ``X`` (Lemma 1), the loss; with two layers also each layer's singular values, the drift of
+the conserved ``W_1 W_1^T - W_2^T W_2``, the alignment ``|V_2^T U_1|`` and Theorem 3's residual.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._contrastive import (
+    InfoNCE,
+    augmented_views,
+    block_augmentation,
+    collapsed,
+    effective_rank,
+    theorem3_rates,
+)
+from ._errors import DynsimInputError
+from ._solve import Solution, Status, check_solver_options, solve
+from ._system import check_param
+
+CONTRASTIVE_MODELS = ("infonce", "infonce-2layer", "directclr")
+COLLAPSE_RTOL = 1e-3  # a singular value below this fraction of the largest counts as collapsed
+GROWN = 10.0  # Theorem 2/3 diagnostics use directions with sigma_1 sigma_2 > GROWN ||C||_2
+
+#: Defaults per model (everything else is shared, see :func:`simulate_collapse`).
+CONTRASTIVE_DEFAULTS = {
+    # Strong augmentation on the last 8 of 16 coordinates (Fig. 3 of [J22], k = sigma^2 = 4).
+    "infonce": dict(layers=1, data="nuisance", sigma=2.0, dim_b=8, init_scale=1.0, t1=200.0, d0=None),
+    # Weak isotropic augmentation, small init: the deep model collapses on its own (Theorems 2, 3).
+    "infonce-2layer": dict(layers=2, data="spectrum", sigma=0.01, dim_b=None, init_scale=0.1, t1=400.0, d0=None),
+    # The loss on the first d0 = 8 of 16 coordinates, strong augmentation as for infonce.
+    "directclr": dict(layers=1, data="nuisance", sigma=2.0, dim_b=8, init_scale=1.0, t1=200.0, d0=8),
+}
+
+#: The setups of the authors' toy scripts (facebookresearch/directclr, toy_task/), as gradient flows:
+#: SGD at learning rate lr for 10k steps is time t1 = lr x 10^4; the flow uses fixed pairs and fixed
+#: mini-batches of 128 (the scripts draw both afresh each step) and no bias.
+PRESETS = {
+    "jing-case1": dict(model="infonce", layers=1, kernel="dot", temperature=0.1, samples=10240, batch=128,
+                       data="nuisance", sigma=1.5, dim_b=8, init="uniform", t1=10.0,
+                       about="case 1: strong augmentation (noise std 1.5 on the last 8 dims), one 16x16 layer, "
+                             "lr 1e-3 x 10k steps"),
+    "jing-case2": dict(model="infonce-2layer", layers=2, kernel="dot", temperature=0.1, samples=10240, batch=128,
+                       data="isotropic", sigma=1e-3, dim_b=None, init="spectral", t1=100.0,
+                       about="case 2: weak augmentation (noise 1e-3), two 16x16 layers from "
+                             "W = U diag(e^{-0.35 k}) V^T, lr 0.01 x 10k steps"),
+}
+
+
+def _data_covariances(data, dim, sigma, dim_b, decay, cov, seed):
+    from ._simulate import _covariances
+
+    x, xa, _, pb, _ = _covariances(data, dim, sigma, dim_b, decay, cov, seed)
+    return x, xa, pb
+
+
+def build_contrastive(model: str, *, dim: int = 16, layers: int | None = None, samples: int = 512,
+                      batch: int | None = None, kernel: str = "gaussian", temperature: float = 1.0,
+                      data: str | None = None, sigma: float | None = None, dim_b: int | None = None,
+                      decay: float = 0.7, cov=None, views=None, d0: int | None = None, seed: int = 0):
+    """The :class:`InfoNCE` system of a named model, the resolved parameters and ``P_B`` (the
+    augmented subspace, where known). ``views = (x, x')`` uses the user's pairs instead of sampling."""
+    if model not in CONTRASTIVE_MODELS:
+        raise DynsimInputError(None, f"unknown model {model!r}; choose one of {', '.join(CONTRASTIVE_MODELS)}")
+    d = CONTRASTIVE_DEFAULTS[model]
+    layers = d["layers"] if layers is None else layers
+    if not isinstance(layers, (int, np.integer)) or layers < 1:
+        raise DynsimInputError("layers", f"layers must be an integer >= 1 (got {layers!r})")
+    if model == "directclr":
+        d0 = d["d0"] if d0 is None else d0
+    elif d0 is not None:
+        raise DynsimInputError("d0", "d0 (the loss on the first d0 coordinates) is DirectCLR's: use model directclr")
+    pb = None
+    params = dict(model=model, layers=layers, kernel=kernel, temperature=temperature, d0=d0)
+    if views is None:
+        data = d["data"] if data is None else data
+        sigma = d["sigma"] if sigma is None else sigma
+        dim_b = d["dim_b"] if dim_b is None else dim_b
+        check_param("sigma", sigma, lower=0.0)
+        if cov is None and (not isinstance(dim, (int, np.integer)) or dim < 1):
+            raise DynsimInputError("dim", f"dim must be an integer >= 1 (got {dim!r})")
+        data_cov, aug_cov, pb = _data_covariances(data, dim, sigma, dim_b, decay, cov, seed)
+        dim = data_cov.shape[0]
+        if not isinstance(samples, (int, np.integer)) or samples < 2 * dim:
+            raise DynsimInputError("samples", f"too few samples for {dim} dimensions: need n >= 2 dim = {2 * dim} "
+                                              f"(got {samples!r})")
+        x, xp = augmented_views(samples, data_cov, aug_cov, seed=seed)
+        params.update(data="user covariances" if cov is not None else data, sigma=sigma, samples=samples)
+        if data == "nuisance" and cov is None:
+            params["dim_b"] = int(pb.trace())
+        if data == "spectrum" and cov is None:
+            params["decay"] = decay
+    else:
+        from ._contrastive import check_views
+
+        x, xp = views
+        x, xp = check_views(x, xp)
+        dim = x.shape[1]
+        if x.shape[0] < 2 * dim:
+            raise DynsimInputError("views", f"too few samples for {dim} dimensions: need n >= 2 dim = {2 * dim} "
+                                            f"pairs (got {x.shape[0]})")
+        params.update(data="user pairs", samples=x.shape[0])
+    params.update(dim=dim, batch=batch or x.shape[0])
+    system = InfoNCE(widths=(dim,) * (layers + 1), x=x, x_aug=xp, tau=temperature, kernel=kernel, batch=batch, d0=d0)
+    return system, params, pb
+
+
+def initial_weights(system: InfoNCE, init: str, init_scale: float, seed: int):
+    """``gaussian``: ``N(0, scale^2 / fan_in)``; ``uniform``: PyTorch's default ``U(-1/sqrt(fan_in), ..)``
+    times ``scale``; ``spectral``: the authors' case 2, singular values ``e^{-0.35 k}``."""
+    if init == "gaussian":
+        return system.init(init_scale, seed)
+    if init == "uniform":
+        return system.init(init_scale / math.sqrt(3.0), seed)  # same variance as U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    if init == "spectral":
+        return system.spectral_init(init_scale * np.exp(-0.35 * np.arange(min(system.widths))), seed)
+    raise DynsimInputError("init", f"init must be gaussian, uniform or spectral (got {init!r})")
+
+
+@dataclasses.dataclass
+class CollapseRun:
+    """One simulated contrastive model: its system, solution, the quantities along it, a summary."""
+
+    model: str
+    system: InfoNCE
+    solution: Solution
+    params: dict
+    series: dict[str, np.ndarray]
+    P_B: np.ndarray | None = None
+    comparison: dict | None = None
+
+    @property
+    def ts(self) -> np.ndarray:
+        return self.series["t"]
+
+    def summary(self) -> dict:
+        sr, sol = self.series, self.solution
+        last = int(np.flatnonzero(np.isfinite(sr["t"]))[-1])
+        sv0, sv1 = sr["sv"][0], sr["sv"][last]
+        out = {
+            "model": self.model,
+            "complete": sol.complete,
+            "status": Status(int(np.asarray(sol.status))).label,
+            "t_final": float(np.asarray(sol.t_final)),
+            "steps": int(np.asarray(sol.num_steps)),
+            "singular_values_initial": sv0,
+            "singular_values_final": sv1,
+            "collapsed_dims": int(collapsed(sv1, COLLAPSE_RTOL).sum()),
+            "collapse_rtol": COLLAPSE_RTOL,
+            "dims": int(sv1.size),
+            "effective_rank_initial": float(effective_rank(sv0)),
+            "effective_rank_final": float(effective_rank(sv1)),
+            "loss_initial": float(sr["loss"][0]),
+            "loss_final": float(sr["loss"][last]),
+            "shrinking_dims_final": int(np.sum(sr["log_rate"][last] < 0)),
+            "X_negative_eigenvalues_final": int(np.sum(sr["X_eig"][last] < 0)),
+            "X_min_eigenvalue_min": float(np.nanmin(sr["X_eig"][..., -1])),
+        }
+        if not sol.complete:
+            out["partial"] = True
+            out["failure"] = sol.failures()[0]
+        if "in_B" in sr and out["collapsed_dims"]:
+            out["collapsed_in_augmented_subspace_min"] = float(np.min(sr["in_B"][collapsed(sv1, COLLAPSE_RTOL)]))
+        if "balance_drift" in sr:
+            out["conserved_max_relative_drift"] = float(np.nanmax(sr["balance_drift"]))
+            grown = sr["grown"]
+            out["grown_dims"] = int(grown.sum())
+            a = sr["alignment"]
+            # cosines of the principal angles between the grown subspaces of U_1 and V_2 (robust to
+            # near-equal singular values, which make single singular vectors ill-defined)
+            out["alignment_grown_min"] = (float(np.linalg.svd(a[np.ix_(grown, grown)], compute_uv=False).min())
+                                          if grown.any() else None)
+            out["alignment_distance_all"] = float(np.linalg.norm(np.abs(a) - np.eye(len(a))))
+            out["theorem3_relative_residual_final"] = float(sr["theorem3_residual"][last])
+        if self.comparison is not None:
+            out["representation_rank"] = self.comparison
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {k: np.asarray(v) for k, v in self.series.items()}
+        if self.comparison is not None:
+            for name, rec in self.comparison.items():
+                out[f"rep_sv_{name}"] = np.asarray(rec["singular_values"])
+        return out
+
+
+def report_collapse(system: InfoNCE, sol: Solution, P_B=None) -> dict[str, np.ndarray]:
+    """The quantities of the module docstring along a single trajectory ``sol``."""
+    ts = np.asarray(sol.ts)
+    ok = np.isfinite(ts)
+    ys = jnp.asarray(np.where(ok[:, None], np.asarray(sol.ys), np.asarray(sol.ys)[0]))
+    w = jax.vmap(system.product)(ys)
+    u, sv, vt = (np.asarray(a) for a in jnp.linalg.svd(w))
+    X = np.asarray(jax.vmap(system.effective_X)(ys))
+    # d log sigma_j / dt = u_j^T (dW/dt) v_j / sigma_j, dW/dt the tangent of W along the flow
+    dw = jax.vmap(lambda y: jax.jvp(system.product, (y,), (system.vector_field(0.0, y),))[1])(ys)
+    log_rate = np.einsum("tik,tij,tkj->tk", u, np.asarray(dw), vt) / sv
+    series = {"t": ts, "sv": sv, "log_rate": log_rate, "loss": np.asarray(jax.vmap(system.loss)(ys)),
+              "X_eig": np.linalg.eigvalsh(X)[:, ::-1]}
+    if P_B is not None:
+        series["in_B"] = np.linalg.norm(vt[-1] @ P_B, axis=1)  # |P_B v_j| of the final right singular vectors
+    if system.layers == 2:
+        c = np.asarray(jax.vmap(lambda y: system.balance(y)[0])(ys))
+        scale = max(np.linalg.norm(c[0]), 1e-300)
+        series["balance_drift"] = np.linalg.norm(c - c[0], axis=(1, 2)) / scale
+        s1, s2 = (np.asarray(a) for a in jax.vmap(system.singular_values)(ys))
+        series["sv1"], series["sv2"] = s1, s2
+        last = int(np.flatnonzero(ok)[-1])
+        series["alignment"] = np.asarray(system.alignment(ys[last]))
+        series["grown"] = s1[last] * s2[last] > GROWN * np.linalg.norm(c[0], 2)
+        series["theorem3_residual"] = _theorem3_residual(system, ys, X, np.linalg.norm(c[0], 2))
+    for k, v in series.items():
+        if k not in ("t", "alignment", "grown", "in_B") and v.ndim and v.shape[0] == ts.size:
+            v = v.astype(float)
+            v[~ok] = np.nan
+            series[k] = v
+    return series
+
+
+def _theorem3_residual(system, ys, X, c_norm):
+    """Per save time: ``max_k |d sigma_1^k/dt - Theorem 3| / max_k |d sigma_1^k/dt|`` over the grown directions."""
+
+    def one(y, x):
+        w1 = system.weights(y)[0]
+        u1, s1, v1t = jnp.linalg.svd(w1)
+        s2 = jnp.linalg.svd(system.weights(y)[1], compute_uv=False)
+        dw1 = system.unpack(system.vector_field(0.0, y))["W1"]
+        actual = jnp.einsum("ik,ij,kj->k", u1, dw1, v1t)
+        predicted, _ = theorem3_rates(s1, s2, v1t.T, x)
+        grown = s1 * s2 > GROWN * c_norm
+        err = jnp.max(jnp.where(grown, jnp.abs(actual - predicted), 0.0))
+        return jnp.where(jnp.any(grown), err / jnp.max(jnp.abs(actual)), jnp.nan)
+
+    return np.asarray(jax.vmap(one)(ys, jnp.asarray(X)))
+
+
+def representation_ranks(x, xp, *, d0: int, t1: float, kernel: str = "gaussian", temperature: float = 1.0,
+                         init_scale: float = 1.0, seed: int = 0, rtol: float = 1e-8, atol: float = 1e-10,
+                         max_steps: int = 200_000) -> dict:
+    """DirectCLR against projectors [J22, Sec. 6]: the same encoder ``r = W_1 x`` trained with no
+    projector (loss on ``r``), DirectCLR (loss on ``r[:d0]``), a linear projector (``W_2 r``) and a
+    two-layer linear projector (``W_3 W_2 r``). Returns, per variant, the singular values of ``W_1`` at
+    ``t1``, its effective rank and its number of collapsed directions."""
+    dim = x.shape[1]
+    variants = {"no projector": (1, None), "directclr": (1, d0), "linear projector": (2, None),
+                "two-layer projector": (3, None)}
+    out = {}
+    for name, (layers, head) in variants.items():
+        system = InfoNCE(widths=(dim,) * (layers + 1), x=x, x_aug=xp, tau=temperature, kernel=kernel, d0=head)
+        sol = solve(system, system.init(init_scale, seed), np.array([0.0, t1]), rtol=rtol, atol=atol,
+                    max_steps=max_steps)
+        s = np.linalg.svd(np.asarray(system.weights(sol.y_final)[0]), compute_uv=False)
+        out[name] = {"singular_values": s, "effective_rank": float(effective_rank(s)),
+                     "collapsed_dims": int(collapsed(s, COLLAPSE_RTOL).sum()),
+                     "status": Status(int(np.asarray(sol.status))).label}
+    return out
+
+
+def simulate_collapse(model: str, *, preset: str | None = None, init: str | None = None, seed: int = 0,
+                      init_scale: float | None = None, t1: float | None = None, n_save: int = 201,
+                      rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 200_000,
+                      progress: Callable[[str], None] | None = None, **options) -> CollapseRun:
+    """Build a contrastive ``model`` (:data:`CONTRASTIVE_MODELS`, or a :data:`PRESETS` entry, whose
+    values the explicit ``options`` override), integrate it to ``t1`` and report its collapse."""
+    options = {k: v for k, v in options.items() if v is not None}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise DynsimInputError("preset", f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        p = dict(PRESETS[preset])
+        if p["model"] != model:
+            raise DynsimInputError("preset", f"preset {preset} is for model {p['model']} (got {model})")
+        init = p["init"] if init is None else init
+        t1 = p["t1"] if t1 is None else t1
+        options = {**{k: v for k, v in p.items() if k not in ("about", "model", "init", "t1")}, **options}
+    d = CONTRASTIVE_DEFAULTS.get(model, {})
+    init = "gaussian" if init is None else init
+    init_scale = d.get("init_scale", 1.0) if init_scale is None else init_scale
+    t1 = d.get("t1", 100.0) if t1 is None else t1
+    system, params, pb = build_contrastive(model, seed=seed, **options)
+    check_param("init_scale", init_scale, lower=0.0, lower_open=True)
+    check_param("t1", t1, lower=0.0, lower_open=True)
+    check_solver_options(rtol, atol, max_steps)
+    if not isinstance(n_save, int) or n_save < 2:
+        raise DynsimInputError("n_save", f"n_save must be an integer >= 2 (got {n_save!r})")
+    y0 = initial_weights(system, init, init_scale, seed)
+    if progress:
+        progress(f"integrating {model} ({system.dim} weights, n = {system.n} pairs) to t = {t1:g}")
+    sol = solve(system, y0, np.linspace(0.0, t1, n_save), rtol=rtol, atol=atol, max_steps=max_steps)
+    series = report_collapse(system, sol, pb)
+    comparison = None
+    if model == "directclr":
+        if progress:
+            progress("training the same encoder with no projector and with linear / two-layer projectors")
+        comparison = representation_ranks(np.asarray(system.x), np.asarray(system.x_aug), d0=system.d0, t1=t1,
+                                          kernel=system.kernel, temperature=float(system.tau),
+                                          init_scale=init_scale, seed=seed, rtol=rtol, atol=atol,
+                                          max_steps=max_steps)
+    params.update(preset=preset, init=init, seed=seed, init_scale=init_scale, t1=t1, n_save=n_save, rtol=rtol,
+                  atol=atol, max_steps=max_steps)
+    return CollapseRun(model, system, sol, params, series, pb, comparison)
+
+
+# ----------------------------------------------------------------------------- Fig. 3
+
+
+@dataclasses.dataclass
+class CollapseSweep:
+    """Fig. 3 of [J22]: the embedding spectrum after training against the augmentation strength ``k``."""
+
+    k: np.ndarray
+    singular_values: np.ndarray  # (K, d) at t1
+    X_eig: np.ndarray  # (K, d) effective X at t1
+    collapsed_dims: np.ndarray  # (K,)
+    in_augmented_subspace_min: np.ndarray  # (K,) min |P_B v_j| over the collapsed directions (nan: none)
+    status: list[str]
+    params: dict
+
+    def summary(self) -> dict:
+        return {"k": self.k, "collapsed_dims": self.collapsed_dims, "X_negative_eigenvalues": np.sum(self.X_eig < 0, 1),
+                "collapsed_in_augmented_subspace_min": self.in_augmented_subspace_min, "status": self.status}
+
+
+def collapse_sweep(k, *, dim: int = 16, dim_aug: int = 8, samples: int = 512, t1: float = 200.0,
+                   kernel: str = "gaussian", temperature: float = 1.0, init_scale: float = 1.0, seed: int = 0,
+                   rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 200_000) -> CollapseSweep:
+    """Fig. 3 of [J22]: one linear ``dim x dim`` layer, data covariance ``I``, augmentation covariance
+    ``block_diag(0, k I_dim_aug)``; every ``k`` is one lane of a single vmapped solve (the same content
+    and noise draws, scaled by ``sqrt(k)``, and the same start)."""
+    k = np.atleast_1d(np.asarray(k, float))
+    aug = block_augmentation(dim, dim_aug, k)
+    if not isinstance(samples, (int, np.integer)) or samples < 2 * dim:
+        raise DynsimInputError("samples", f"too few samples for {dim} dimensions: need n >= {2 * dim} (got {samples!r})")
+    pairs = [augmented_views(samples, np.eye(dim), a, seed=seed) for a in aug]
+    x = np.stack([p[0] for p in pairs])
+    xp = np.stack([p[1] for p in pairs])
+    system = InfoNCE(widths=(dim, dim), x=x, x_aug=xp, tau=temperature, kernel=kernel)
+    sol = solve(system, system.init(init_scale, seed), np.array([0.0, t1]), rtol=rtol, atol=atol,
+                max_steps=max_steps)
+    yf = np.asarray(sol.y_final)
+    pb = np.diag(np.r_[np.zeros(dim - dim_aug), np.ones(dim_aug)])
+    svs, xeig, counts, inb = [], [], [], []
+    for i in range(k.size):
+        one = InfoNCE(widths=(dim, dim), x=x[i], x_aug=xp[i], tau=temperature, kernel=kernel)
+        w = np.asarray(one.product(yf[i]))
+        _, s, vt = np.linalg.svd(w)
+        c = collapsed(s, COLLAPSE_RTOL)
+        svs.append(s)
+        xeig.append(np.linalg.eigvalsh(np.asarray(one.effective_X(yf[i])))[::-1])
+        counts.append(int(c.sum()))
+        inb.append(float(np.min(np.linalg.norm(vt[c] @ pb, axis=1))) if c.any() else math.nan)
+    status = [Status(int(s)).label for s in np.asarray(sol.status)]
+    params = dict(dim=dim, dim_aug=dim_aug, samples=samples, t1=t1, kernel=kernel, temperature=temperature,
+                  init_scale=init_scale, seed=seed, rtol=rtol, atol=atol)
+    return CollapseSweep(k, np.array(svs), np.array(xeig), np.array(counts), np.array(inb), status, params)
