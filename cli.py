@@ -122,11 +122,17 @@ def phase_portrait_cmd(
             messages=messages)
 
 
-Model = Enum("Model", {m.replace("-", "_"): m for m in (
-    "byol", "simsiam", "no-predictor", "no-stopgrad", "symmetric-predictor", "symmetrized",
-    "directpred", "directcopy", "directset", "scalar")}, type=str)
+NONCONTRASTIVE = ("byol", "simsiam", "no-predictor", "no-stopgrad", "symmetric-predictor", "symmetrized",
+                  "directpred", "directcopy", "directset", "scalar")
+CONTRASTIVE = ("infonce", "infonce-2layer", "directclr")
+Model = Enum("Model", {m.replace("-", "_"): m for m in (*NONCONTRASTIVE, *CONTRASTIVE)}, type=str)
 Data = Enum("Data", {d: d for d in ("isotropic", "nuisance", "spectrum")}, type=str)
 Norm = Enum("Norm", {d: d for d in ("paper", "code")}, type=str)
+NceKernel = Enum("NceKernel", {d: d for d in ("gaussian", "dot")}, type=str)
+Init = Enum("Init", {d: d for d in ("gaussian", "uniform", "spectral")}, type=str)
+Preset = Enum("Preset", {d.replace("-", "_"): d for d in ("jing-case1", "jing-case2")}, type=str)
+NC_PANEL = "Non-contrastive models (byol ... scalar)"
+C_PANEL = "Contrastive models (infonce, infonce-2layer, directclr)"
 
 
 def _load_npz(path: Path, option: str, keys: tuple[str, str]):
@@ -159,66 +165,145 @@ def simulate_cmd(
     model: Annotated[Model, typer.Argument(help="byol (Lemma 1, EMA target), simsiam (W_a = W), no-predictor "
                                                 "(W_p = I), no-stopgrad, symmetric-predictor, symmetrized (the W_p/F "
                                                 "system), directpred / directcopy / directset (W_p set from F̂), "
-                                                "scalar (Fig. 10 of [T21]).")],
-    n1: Annotated[int, typer.Option(help="n₁, input dimension (W is n₂ × n₁).")] = 8,
-    n2: Annotated[Optional[int], typer.Option(help="n₂, representation dimension; default n₁.")] = None,
+                                                "scalar (Fig. 10 of [T21]); infonce, infonce-2layer, directclr "
+                                                "(InfoNCE gradient flows of [J22]).")],
+    n1: Annotated[Optional[int], typer.Option(help="n₁, input dimension (W is n₂ × n₁). Default 8 (16 for the "
+                                                   "contrastive models).")] = None,
     data: Annotated[Optional[Data], typer.Option(help="Data model: isotropic X = I, X' = σ² I; nuisance X = I, "
                                                       "X' = σ² P_B [W21]; spectrum X = U diag(decayʲ) Uᵀ, X' = σ² I. "
-                                                      "Default isotropic (nuisance for direct*).")] = None,
+                                                      "For the contrastive models X, X' are the covariances of the "
+                                                      "data and of the augmentation noise (Fig. 3 of [J22]: nuisance, "
+                                                      "k = σ²). Default per model.")] = None,
     cov: Annotated[Optional[Path], typer.Option(help="An .npz with the matrices X and X_aug (X'): overrides --data.")] = None,
-    sigma: Annotated[Optional[float], typer.Option(help="σ, augmentation strength. Default 0.5 (1 for direct*).")] = None,
-    dim_b: Annotated[Optional[int], typer.Option(help="dim B, nuisance subspace (--data nuisance); default n₁/2.")] = None,
+    sigma: Annotated[Optional[float], typer.Option(help="σ, augmentation strength. Default 0.5 (1 for direct*, 2 for "
+                                                        "infonce and directclr, 0.01 for infonce-2layer).")] = None,
+    dim_b: Annotated[Optional[int], typer.Option(help="dim B, the augmented (nuisance) subspace: the last dim B "
+                                                      "coordinates (--data nuisance); default n₁/2.")] = None,
     decay: Annotated[float, typer.Option(help="Eigenvalue ratio of X for --data spectrum.")] = 0.7,
-    eta: Annotated[Optional[float], typer.Option(help="η, weight decay. Default 0.01 (0.2 for direct*).")] = None,
-    alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p, relative learning rate of the predictor.")] = 1.0,
-    beta: Annotated[Optional[float], typer.Option(help="β, EMA rate: dW_a/dt = β (W - W_a). Default 0.4 "
-                                                       "(1 for scalar, as in Fig. 10).")] = None,
-    tau: Annotated[float, typer.Option(help="τ(0) of the symmetrized system (W_a = τ W).")] = 1.0,
-    alpha: Annotated[float, typer.Option(help="α of DirectSet(α): W_p = F̂^α (1/2 DirectPred, 1 DirectCopy).")] = 1.0,
-    eps: Annotated[float, typer.Option(help="ε, added to the set predictor's eigenvalues (see --normalisation).")] = 0.0,
-    rho: Annotated[float, typer.Option(help="ρ in [0, 1): F̂ ← ρ F̂ + (1-ρ) F per step; 0 uses F itself.")] = 0.0,
-    lr: Annotated[float, typer.Option(help="Learning rate: time per training step (F̂'s EMA rate -ln ρ / lr, "
-                                           "hold freq·lr).")] = 0.01,
-    freq: Annotated[int, typer.Option(help="Recompute W_p every freq steps, held in between (1: continuous).")] = 1,
-    normalisation: Annotated[Norm, typer.Option(help="paper: p_j = s_j^α + ε max s; code (authors' code): "
-                                                     "p_j = (s_j / max s)^α + ε.")] = Norm.paper,
-    seed: Annotated[int, typer.Option(help="Seed of the random initialisation.")] = 0,
-    init_scale: Annotated[float, typer.Option(help="Scale of the random init: W ~ scale·N(0, 1/n₁).")] = 1.0,
-    t1: Annotated[Optional[float], typer.Option(help="Integration time; default 200 (100 for direct*).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random initialisation (and of the sampled pairs).")] = 0,
+    init_scale: Annotated[Optional[float], typer.Option(help="Scale of the random init: W ~ scale·N(0, 1/fan-in). "
+                                                             "Default 1 (0.1 for infonce-2layer).")] = None,
+    t1: Annotated[Optional[float], typer.Option(help="Integration time (learning rate × steps); default per "
+                                                     "model.")] = None,
     n_save: Annotated[int, typer.Option(help="Number of saved time points.")] = 201,
     rtol: Annotated[float, typer.Option(help="Relative tolerance (Tsit5 + PID).")] = 1e-8,
     atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-10,
     max_steps: Annotated[int, typer.Option(help="Step limit (a hit is reported, output labelled partial).")] = 200_000,
+    n2: Annotated[Optional[int], typer.Option(help="n₂, representation dimension; default n₁.",
+                                              rich_help_panel=NC_PANEL)] = None,
+    eta: Annotated[Optional[float], typer.Option(help="η, weight decay. Default 0.01 (0.2 for direct*).",
+                                                 rich_help_panel=NC_PANEL)] = None,
+    alpha_p: Annotated[Optional[float], typer.Option("--alpha-p", help="α_p, relative learning rate of the "
+                                                                       "predictor. Default 1.",
+                                                     rich_help_panel=NC_PANEL)] = None,
+    beta: Annotated[Optional[float], typer.Option(help="β, EMA rate: dW_a/dt = β (W - W_a). Default 0.4 "
+                                                       "(1 for scalar, as in Fig. 10).", rich_help_panel=NC_PANEL)] = None,
+    tau: Annotated[Optional[float], typer.Option(help="τ(0) of the symmetrized system (W_a = τ W). Default 1.",
+                                                 rich_help_panel=NC_PANEL)] = None,
+    alpha: Annotated[Optional[float], typer.Option(help="α of DirectSet(α): W_p = F̂^α (1/2 DirectPred, 1 "
+                                                        "DirectCopy). Default 1.", rich_help_panel=NC_PANEL)] = None,
+    eps: Annotated[Optional[float], typer.Option(help="ε, added to the set predictor's eigenvalues (see "
+                                                      "--normalisation). Default 0.", rich_help_panel=NC_PANEL)] = None,
+    rho: Annotated[Optional[float], typer.Option(help="ρ in [0, 1): F̂ ← ρ F̂ + (1-ρ) F per step; 0 (default) uses "
+                                                      "F itself.", rich_help_panel=NC_PANEL)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate: time per training step (F̂'s EMA rate -ln ρ / "
+                                                     "lr, hold freq·lr). Default 0.01.", rich_help_panel=NC_PANEL)] = None,
+    freq: Annotated[Optional[int], typer.Option(help="Recompute W_p every freq steps, held in between (1, the "
+                                                     "default: continuous).", rich_help_panel=NC_PANEL)] = None,
+    normalisation: Annotated[Optional[Norm], typer.Option(help="paper (default): p_j = s_j^α + ε max s; code "
+                                                               "(authors' code): p_j = (s_j / max s)^α + ε.",
+                                                          rich_help_panel=NC_PANEL)] = None,
+    preset: Annotated[Optional[Preset], typer.Option(help="The setup of the authors' toy scripts as a gradient "
+                                                          "flow: jing-case1 (infonce: dot kernel, temperature 0.1, "
+                                                          "noise std 1.5 on 8 of 16 dims, t = 10) or jing-case2 "
+                                                          "(infonce-2layer: noise 1e-3, init e^{-0.35k}, t = 100). "
+                                                          "Other options override it.", rich_help_panel=C_PANEL)] = None,
+    kernel: Annotated[Optional[NceKernel], typer.Option(help="InfoNCE similarity: gaussian exp(-|z_i - z_j|²/2τ) (the "
+                                                             "paper's analysis, default) or dot exp(z_i·z'_j/τ) (the "
+                                                             "authors' scripts).", rich_help_panel=C_PANEL)] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="τ, the InfoNCE temperature. Default 1.",
+                                                         rich_help_panel=C_PANEL)] = None,
+    samples: Annotated[Optional[int], typer.Option(help="n, number of positive pairs (fixed; both views "
+                                                        "augmented). Default 512.", rich_help_panel=C_PANEL)] = None,
+    batch: Annotated[Optional[int], typer.Option(help="Mini-batch size b (divides n): the loss is the mean over "
+                                                      "fixed batches of b pairs. Default n (full batch).",
+                                                 rich_help_panel=C_PANEL)] = None,
+    layers: Annotated[Optional[int], typer.Option(help="L, number of linear layers, z = W_L ... W_1 x. Default 1 "
+                                                       "(2 for infonce-2layer).", rich_help_panel=C_PANEL)] = None,
+    d0: Annotated[Optional[int], typer.Option(help="d₀, DirectCLR: the loss sees the first d₀ coordinates of the "
+                                                   "representation. Default n₁/2.", rich_help_panel=C_PANEL)] = None,
+    init: Annotated[Optional[Init], typer.Option(help="Initialisation: gaussian N(0, scale²/fan-in) (default), "
+                                                      "uniform (PyTorch's default) or spectral (case 2: W = U "
+                                                      "diag(e^{-0.35k}) Vᵀ).", rich_help_panel=C_PANEL)] = None,
+    views: Annotated[Optional[Path], typer.Option(help="An .npz with your positive pairs x and x_prime, (n, dim) "
+                                                       "each: replaces the sampled data.",
+                                                  rich_help_panel=C_PANEL)] = None,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
     as_json: AsJson = False,
 ):
-    """Integrate a non-contrastive model of [Tian et al. 2021] / [Wang et al. 2021] from a random start.
+    """Integrate a model of [Tian et al. 2021] / [Wang et al. 2021] / [Jing et al. 2022] from a random start.
 
-    Reports the eigenvalues of F = W X Wᵀ and of W_p, the alignment ‖[F, W_p]‖_F with Theorem 3's
-    bound, Theorem 1's drift, W_p's asymmetry, corr(W_a, W) and, for the nuisance model, W on P_S
-    and P_B with [W21]'s limit. Writes simulate_MODEL.{png,npz,json} into --out.
+    Non-contrastive models: the eigenvalues of F = W X Wᵀ and of W_p, the alignment ‖[F, W_p]‖_F with
+    Theorem 3's bound, Theorem 1's drift, W_p's asymmetry, corr(W_a, W) and, for the nuisance model,
+    W on P_S and P_B with [W21]'s limit. Contrastive models (InfoNCE gradient flow on n fixed pairs):
+    the singular values of W = W_L...W_1 and how many collapse, the effective X = Σ₀ - Σ₁ (Lemma 1),
+    with two layers the conserved W₁W₁ᵀ - W₂ᵀW₂, the alignment |V₂ᵀU₁| (Theorem 2) and Theorem 3's
+    residual; DirectCLR also against no / linear / two-layer projectors.
+    Writes simulate_MODEL.{png,npz,json} into --out.
     """
     import dynsim
 
     start = time.perf_counter()
     name = model.value
-    sim = dynsim.simulate(
-        name, n1=n1, n2=n2, data=None if data is None else data.value,
-        cov=None if cov is None else _load_cov(cov), sigma=sigma, dim_b=dim_b, decay=decay, eta=eta,
-        alpha_p=alpha_p, beta=beta, tau=tau, alpha=alpha, eps=eps, rho=rho, lr=lr, freq=freq,
-        normalisation=normalisation.value, seed=seed, init_scale=init_scale, t1=t1, n_save=n_save,
-        rtol=rtol, atol=atol, max_steps=max_steps, progress=lambda msg: _err(f"dynsim: {msg} ..."))
-    summary = sim.summary()
-    messages = [f"PARTIAL: {summary['failure']}; outputs labelled partial"] if not summary["complete"] else []
-    messages.append(f"{summary['collapsed_dims']} of {summary['dims']} eigenvalues of F collapsed by t = "
-                    f"{summary['t_final']:g}; ||[F, W_p]||_F {summary['commutator_initial']:.3g} -> "
-                    f"{summary['commutator_final']:.3g}")
-    if "nuisance" in summary:
-        messages.append(f"nuisance: {summary['nuisance']['predicted']}")
-    _finish("simulate", f"simulate_{name}", out=out, fmt=fmt, figure=dynsim.plot_simulation(sim),
-            arrays=sim.arrays(), parameters=sim.params, summary=summary, start=start, as_json=as_json,
-            messages=messages)
+    progress = lambda msg: _err(f"dynsim: {msg} ...")  # noqa: E731
+    shared = dict(data=None if data is None else data.value, cov=None if cov is None else _load_cov(cov),
+                  sigma=sigma, dim_b=dim_b, decay=decay, seed=seed, init_scale=init_scale, t1=t1, n_save=n_save,
+                  rtol=rtol, atol=atol, max_steps=max_steps, progress=progress)
+    own = dict(n2=n2, eta=eta, alpha_p=alpha_p, beta=beta, tau=tau, alpha=alpha, eps=eps, rho=rho, lr=lr, freq=freq,
+               normalisation=None if normalisation is None else normalisation.value)
+    contrastive = dict(preset=None if preset is None else preset.value, kernel=None if kernel is None else kernel.value,
+                       temperature=temperature, samples=samples, batch=batch, layers=layers, d0=d0,
+                       init=None if init is None else init.value, views=views)
+    wrong = own if name in CONTRASTIVE else contrastive
+    for opt, value in wrong.items():
+        if value is not None:
+            raise dynsim.DynsimInputError(opt, f"applies to the {'non-' if name in CONTRASTIVE else ''}contrastive "
+                                               f"models only, not to {name}")
+    if name in CONTRASTIVE:
+        if views is not None:
+            contrastive["views"] = _load_npz(views, "views", ("x", "x_prime"))
+        run = dynsim.simulate_collapse(name, dim=n1, **{k: v for k, v in contrastive.items() if v is not None},
+                                       **{k: v for k, v in shared.items() if k != "init_scale"},
+                                       init_scale=init_scale)
+        summary = run.summary()
+        messages = [f"PARTIAL: {summary['failure']}; outputs labelled partial"] if not summary["complete"] else []
+        messages.append(f"{summary['collapsed_dims']} of {summary['dims']} singular values collapsed by t = "
+                        f"{summary['t_final']:g} ({summary['shrinking_dims_final']} still shrinking; X has "
+                        f"{summary['X_negative_eigenvalues_final']} negative eigenvalues); effective rank "
+                        f"{summary['effective_rank_initial']:.2f} -> {summary['effective_rank_final']:.2f}")
+        if "grown_dims" in summary:
+            messages.append(f"conserved C drift {summary['conserved_max_relative_drift']:.1e}; "
+                            f"{summary['grown_dims']} directions grew, aligned to cosine "
+                            f"{summary['alignment_grown_min'] if summary['alignment_grown_min'] is not None else float('nan'):.6f}")
+        if "representation_rank" in summary:
+            messages.append("representation rank: " + ", ".join(
+                f"{k} {v['effective_rank']:.2f}" for k, v in summary["representation_rank"].items()))
+        figure, arrays, params = dynsim.plot_collapse(run), run.arrays(), run.params
+    else:
+        sim = dynsim.simulate(name, n1=8 if n1 is None else n1, **{k: v for k, v in own.items() if v is not None},
+                              **{k: v for k, v in shared.items() if k != "init_scale"},
+                              init_scale=1.0 if init_scale is None else init_scale)
+        summary = sim.summary()
+        messages = [f"PARTIAL: {summary['failure']}; outputs labelled partial"] if not summary["complete"] else []
+        messages.append(f"{summary['collapsed_dims']} of {summary['dims']} eigenvalues of F collapsed by t = "
+                        f"{summary['t_final']:g}; ||[F, W_p]||_F {summary['commutator_initial']:.3g} -> "
+                        f"{summary['commutator_final']:.3g}")
+        if "nuisance" in summary:
+            messages.append(f"nuisance: {summary['nuisance']['predicted']}")
+        figure, arrays, params = dynsim.plot_simulation(sim), sim.arrays(), sim.params
+    _finish("simulate", f"simulate_{name}", out=out, fmt=fmt, figure=figure, arrays=arrays, parameters=params,
+            summary=summary, start=start, as_json=as_json, messages=messages)
 
 
 Kernel = Enum("Kernel", {d: d for d in ("none", "linear", "rbf")}, type=str)

@@ -4,14 +4,17 @@ JAX + diffrax, float64 by default. The public API:
 
 - systems: :class:`EigenDynamics1D`, :class:`EigenDynamics2D`, :class:`EigenDynamics3D`
   (decoupled eigenvalue dynamics of linear BYOL, Tian et al. 2021); the matrix dynamics
-  :class:`LinearBYOL` (Lemma 1 and its variants) and :class:`SymmetrizedBYOL`; DirectPred/DirectCopy/DirectSet :class:`DirectSetBYOL` (:func:`directset`);
-  all built on
-  :class:`AbstractSystem`; covariance builders :func:`isotropic`, :func:`spectrum`, :func:`nuisance`;
+  :class:`LinearBYOL` (Lemma 1 and its variants) and :class:`SymmetrizedBYOL`;
+  DirectPred/DirectCopy/DirectSet :class:`DirectSetBYOL` (:func:`directset`), all built on
+  :class:`AbstractSystem`; Barlow Twins :class:`BarlowTwins`, :class:`KernelBarlowTwins` [S23];
+  InfoNCE / DirectCLR :class:`InfoNCE` and the fixed-X flow :class:`FrozenX` [J22];
+  covariance builders :func:`isotropic`, :func:`spectrum`, :func:`nuisance`;
 - solving: :func:`solve` -> :class:`Solution` with a per-trajectory :class:`Status`;
 - analysis: :func:`find_fixed_points`, :func:`jacobian`, :func:`classify`,
   :func:`basins_1d`, :func:`nearest_attractor`;
 - jobs and figures: :func:`phase_portrait`, :func:`plot_phase_portrait`, :func:`simulate`,
-  :func:`plot_simulation`.
+  :func:`plot_simulation`, :func:`stepwise`, :func:`plot_stepwise`, :func:`simulate_collapse`,
+  :func:`plot_collapse`, :func:`collapse_sweep`.
 """
 
 from . import _config  # noqa: F401  (float64 on import)
@@ -55,6 +58,27 @@ from ._barlow import (
     stepwise,
     synthetic_pairs,
 )
+from ._contrastive import (
+    FrozenX,
+    InfoNCE,
+    augmented_views,
+    block_augmentation,
+    effective_rank,
+    info_nce,
+    theorem1,
+    theorem3_balanced,
+    theorem3_rates,
+    theorem3_unbalanced,
+)
+from ._collapse import (
+    CONTRASTIVE_MODELS,
+    PRESETS,
+    CollapseRun,
+    CollapseSweep,
+    collapse_sweep,
+    representation_ranks,
+    simulate_collapse,
+)
 from ._solve import Solution, Status, solve
 from ._system import AbstractSystem, param
 
@@ -75,6 +99,13 @@ def plot_stepwise(run: Stepwise):
     return _plot(run)
 
 
+def plot_collapse(run: CollapseRun):
+    """The six-panel figure of a contrastive :func:`simulate_collapse` run."""
+    from ._plotting import plot_collapse as _plot
+
+    return _plot(run)
+
+
 def plot_simulation(sim: Simulation):
     """The six-panel figure of a :func:`simulate` run."""
     from ._plotting import plot_simulation as _plot
@@ -83,6 +114,9 @@ def plot_simulation(sim: Simulation):
 
 
 __all__ = [
+    "FrozenX", "InfoNCE", "augmented_views", "block_augmentation", "effective_rank", "info_nce", "theorem1",
+    "theorem3_balanced", "theorem3_rates", "theorem3_unbalanced", "CONTRASTIVE_MODELS", "PRESETS", "CollapseRun",
+    "CollapseSweep", "collapse_sweep", "representation_ranks", "simulate_collapse", "plot_collapse",
     "BarlowTwins", "KernelBarlowTwins", "Stepwise", "closed_form_loss", "cross_covariance", "gram",
     "singular_values", "step_times", "stepwise", "synthetic_pairs", "plot_stepwise",
     "MODELS", "Simulation", "simulate", "plot_simulation", "DirectSetBYOL", "directset",

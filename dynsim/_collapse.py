@@ -36,11 +36,11 @@ GROWN = 10.0  # Theorem 2/3 diagnostics use directions with sigma_1 sigma_2 > GR
 #: Defaults per model (everything else is shared, see :func:`simulate_collapse`).
 CONTRASTIVE_DEFAULTS = {
     # Strong augmentation on the last 8 of 16 coordinates (Fig. 3 of [J22], k = sigma^2 = 4).
-    "infonce": dict(layers=1, data="nuisance", sigma=2.0, dim_b=8, init_scale=1.0, t1=200.0, d0=None),
+    "infonce": dict(layers=1, data="nuisance", sigma=2.0, dim_b=None, init_scale=1.0, t1=200.0),
     # Weak isotropic augmentation, small init: the deep model collapses on its own (Theorems 2, 3).
-    "infonce-2layer": dict(layers=2, data="spectrum", sigma=0.01, dim_b=None, init_scale=0.1, t1=400.0, d0=None),
-    # The loss on the first d0 = 8 of 16 coordinates, strong augmentation as for infonce.
-    "directclr": dict(layers=1, data="nuisance", sigma=2.0, dim_b=8, init_scale=1.0, t1=200.0, d0=8),
+    "infonce-2layer": dict(layers=2, data="spectrum", sigma=0.01, dim_b=None, init_scale=0.1, t1=400.0),
+    # The loss on the first d0 = dim / 2 coordinates, strong augmentation as for infonce.
+    "directclr": dict(layers=1, data="nuisance", sigma=2.0, dim_b=None, init_scale=1.0, t1=200.0),
 }
 
 #: The setups of the authors' toy scripts (facebookresearch/directclr, toy_task/), as gradient flows:
@@ -77,9 +77,7 @@ def build_contrastive(model: str, *, dim: int = 16, layers: int | None = None, s
     layers = d["layers"] if layers is None else layers
     if not isinstance(layers, (int, np.integer)) or layers < 1:
         raise DynsimInputError("layers", f"layers must be an integer >= 1 (got {layers!r})")
-    if model == "directclr":
-        d0 = d["d0"] if d0 is None else d0
-    elif d0 is not None:
+    if model != "directclr" and d0 is not None:
         raise DynsimInputError("d0", "d0 (the loss on the first d0 coordinates) is DirectCLR's: use model directclr")
     pb = None
     params = dict(model=model, layers=layers, kernel=kernel, temperature=temperature, d0=d0)
@@ -111,7 +109,9 @@ def build_contrastive(model: str, *, dim: int = 16, layers: int | None = None, s
             raise DynsimInputError("views", f"too few samples for {dim} dimensions: need n >= 2 dim = {2 * dim} "
                                             f"pairs (got {x.shape[0]})")
         params.update(data="user pairs", samples=x.shape[0])
-    params.update(dim=dim, batch=batch or x.shape[0])
+    if model == "directclr" and d0 is None:
+        d0 = max(dim // 2, 1)
+    params.update(dim=dim, batch=batch or x.shape[0], d0=d0)
     system = InfoNCE(widths=(dim,) * (layers + 1), x=x, x_aug=xp, tau=temperature, kernel=kernel, batch=batch, d0=d0)
     return system, params, pb
 

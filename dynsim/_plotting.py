@@ -393,3 +393,150 @@ def plot_stepwise(run):
             title += f"\nPARTIAL: {run.solution.failures()[0]}"
         fig.suptitle(title, color=STABLE if not run.solution.complete else "black")
     return fig
+
+
+def plot_collapse(run):
+    """A contrastive run [J22]: (a) the embedding's singular values (collapsed ones highlighted), (b) the
+    eigenvalues of the effective X, (c) the loss; then per model: one layer, the final spectrum,
+    the collapsed directions' weight on the augmented subspace and the rates d log sigma / dt; two
+    layers, each layer's singular values, the alignment |V_2^T U_1| and the conservation and Theorem
+    3 residuals; DirectCLR, the representation spectrum and rank against projector variants."""
+    from ._collapse import COLLAPSE_RTOL
+
+    sr, p, t = run.series, run.params, run.ts
+    ok = np.isfinite(t)
+    last = int(np.flatnonzero(ok)[-1])
+    sv = sr["sv"]
+    coll = sv[last] < COLLAPSE_RTOL * sv[last].max()
+    d = sv.shape[1]
+    with style():
+        fig, axes = plt.subplots(2, 3, figsize=(12.0, 7.0), layout="constrained")
+        (a, b, c), (e, f, g) = axes
+        for j in range(d):
+            a.plot(t[ok], sv[ok, j], color=PALETTE["vermillion"] if coll[j] else PALETTE["blue"],
+                   lw=1.3 if coll[j] else 0.9, alpha=1.0 if coll[j] else 0.8)
+        a.set_yscale("log")
+        a.set_ylim(bottom=_log_floor(sv[ok]))
+        a.set_ylabel(r"singular values $\sigma_j$ of $W$")
+        a.set_title(f"(a) {int(coll.sum())} of {d} collapsed (below {COLLAPSE_RTOL:g} of the largest)", loc="left")
+        a.legend(handles=[Line2D([], [], color=PALETTE["blue"], label="kept"),
+                          Line2D([], [], color=PALETTE["vermillion"], lw=1.3, label="collapsed")], frameon=False,
+                 loc="best")
+        xe = sr["X_eig"]
+        for j in range(d):
+            b.plot(t[ok], xe[ok, j], color=PALETTE["vermillion"] if xe[last, j] < 0 else PALETTE["blue"], lw=0.9)
+        b.axhline(0.0, color="black", lw=0.6)
+        _symlog(b, xe[ok])
+        b.set_ylabel(r"eigenvalues of $X = \Sigma_0 - \Sigma_1$")
+        b.set_title(f"(b) {int(np.sum(xe[last] < 0))} negative at the end (Lemma 1)", loc="left")
+        c.plot(t[ok], sr["loss"][ok], color=PALETTE["blue"], lw=1.5)
+        c.set_ylabel(r"InfoNCE loss $\mathcal{L}$")
+        if np.all(sr["loss"][ok] > 0):
+            c.set_yscale("log")
+        c.set_title(f"(c) loss ({p['kernel']} kernel, temperature {_sci(p['temperature'])})", loc="left")
+        for ax in (a, b, c):
+            ax.set_xlabel(r"$t$ (learning rate $\times$ step)")
+        idx = np.arange(1, d + 1)
+        if run.comparison is not None:
+            _bars_spectrum(e, idx, sv[last], coll, "(d) final spectrum of the representation")
+            colors = [PALETTE["vermillion"], PALETTE["blue"], PALETTE["green"], PALETTE["orange"]]
+            for (name, rec), col in zip(run.comparison.items(), colors):
+                s = rec["singular_values"]
+                f.plot(idx, s / s.max(), "o-", ms=3, color=col, label=name)
+            f.set_yscale("log")
+            f.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            f.set_xlabel("index $j$")
+            f.set_ylabel(r"$\sigma_j / \sigma_1$ of the encoder $W_1$")
+            f.set_title("(e) representation spectrum at the end", loc="left")
+            f.legend(frameon=False, fontsize=7.5)
+            names = list(run.comparison)
+            ranks = [run.comparison[n]["effective_rank"] for n in names]
+            g.barh(range(len(names)), ranks, color=colors[: len(names)])
+            g.set_yticks(range(len(names)), names)
+            g.invert_yaxis()
+            g.set_xlim(0, d)
+            g.set_xlabel(r"effective rank $e^{H(\sigma / \sum \sigma)}$")
+            g.set_title(f"(f) rank kept by the representation (of {d})", loc="left")
+            for i, r in enumerate(ranks):
+                g.text(r + 0.2, i, f"{r:.2f}", va="center", fontsize=7.5)
+        elif "sv1" in sr:
+            for k, (key, col) in enumerate((("sv1", PALETTE["blue"]), ("sv2", PALETTE["orange"]))):
+                for j in range(d):
+                    e.plot(t[ok], sr[key][ok, j], color=col, lw=0.8, ls="-" if k == 0 else "--")
+            e.set_yscale("log")
+            e.set_xlabel(r"$t$")
+            e.set_ylabel("singular values")
+            e.set_title("(d) each layer: small directions stay small", loc="left")
+            e.legend(handles=[Line2D([], [], color=PALETTE["blue"], label=r"$\sigma_1^k$ ($W_1$)"),
+                              Line2D([], [], color=PALETTE["orange"], ls="--", label=r"$\sigma_2^k$ ($W_2$)")],
+                     frameon=False, loc="best")
+            im = f.imshow(np.abs(sr["alignment"]), cmap="Greys", vmin=0, vmax=1)
+            fig.colorbar(im, ax=f, shrink=0.8)
+            f.set_title(r"(e) alignment $|V_2^\top U_1|$ at the end", loc="left")
+            f.set_xlabel(r"$k$ ($U_1$)")
+            f.set_ylabel(r"$k$ ($V_2$)")
+            g.plot(t[ok], np.maximum(sr["balance_drift"][ok], 1e-17), color=PALETTE["blue"],
+                   label=r"$\|C(t) - C(0)\| / \|C(0)\|$")
+            g.plot(t[ok], sr["theorem3_residual"][ok], color=PALETTE["vermillion"],
+                   label="Theorem 3 residual (grown dirs)")
+            g.set_yscale("log")
+            g.set_xlabel(r"$t$")
+            g.set_title(r"(f) $C = W_1W_1^\top - W_2^\top W_2$ conserved", loc="left")
+            g.legend(frameon=False, fontsize=7.5)
+        else:
+            _bars_spectrum(e, idx, sv[last], coll, "(d) final spectrum")
+            if "in_B" in sr:
+                f.bar(idx, sr["in_B"], color=[PALETTE["vermillion"] if c_ else PALETTE["blue"] for c_ in coll])
+                f.set_ylim(0, 1.05)
+                f.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+                f.set_xlabel("index $j$")
+                f.set_ylabel(r"$|P_B v_j|$")
+                f.set_title("(e) weight of each direction on the augmented dims", loc="left")
+            else:
+                _not_applicable(f, "no augmented subspace given (data not nuisance)")
+            rates = sr["log_rate"]
+            for j in range(d):
+                g.plot(t[ok], rates[ok, j], color=PALETTE["vermillion"] if coll[j] else PALETTE["blue"], lw=0.9)
+            g.axhline(0.0, color="black", lw=0.6)
+            late = rates[ok][int(0.05 * ok.sum()):]  # the first 5% of the run is a fast transient
+            lo, hi = float(np.nanmin(late)), float(np.nanmax(late))
+            g.set_ylim(lo - 0.1 * (hi - lo + 1e-12), hi + 0.1 * (hi - lo + 1e-12))
+            g.set_xlabel(r"$t$")
+            g.set_ylabel(r"$d \log \sigma_j / dt = v_j^\top X v_j$ (after 5% of the run)")
+            g.set_title(f"(f) {int(np.sum(rates[last] < 0))} directions still shrinking", loc="left")
+        name = {"infonce": "InfoNCE, one linear layer", "infonce-2layer": "InfoNCE, two linear layers",
+                "directclr": f"DirectCLR, loss on the first $d_0 = {p['d0']}$ dims"}[run.model]
+        data = p.get("data", "")
+        aug = f", $\\sigma = {_sci(p['sigma'])}$" if "sigma" in p else ""
+        title = (f"{name} [Jing et al. 2022]: {p['dim']} dims, $n = {p['samples']}$ pairs (batch {p['batch']}), "
+                 f"{data} data{aug}" + (f", preset {p['preset']}" if p.get("preset") else ""))
+        if not run.solution.complete:
+            title += f"\nPARTIAL: {run.solution.failures()[0]}"
+        fig.suptitle(title, color=STABLE if not run.solution.complete else "black")
+    return fig
+
+
+def _symlog(ax, values):
+    """A symmetric log axis whose linear band around 0 is one decade below the largest |value| / 1e3,
+    with ticks on whole decades only (so that the labels at the band do not collide)."""
+    from matplotlib.ticker import FixedLocator
+
+    if np.nanmin(values) > 0:
+        ax.set_yscale("log")
+        return
+    top = float(np.nanmax(np.abs(values))) if np.any(np.isfinite(values)) else 1.0
+    hi = int(np.ceil(np.log10(max(top, 1e-300))))
+    lo = hi - 3
+    ax.set_yscale("symlog", linthresh=10.0 ** lo, linscale=0.5)
+    decades = [10.0 ** k for k in range(lo + 1, hi + 1)]
+    ax.yaxis.set_major_locator(FixedLocator([-d for d in decades[::-1]] + [0.0] + decades))
+    ax.yaxis.set_minor_locator(FixedLocator([]))
+
+
+def _bars_spectrum(ax, idx, s, coll, title):
+    ax.bar(idx, s, color=[PALETTE["vermillion"] if c else PALETTE["blue"] for c in coll])
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("index $j$")
+    ax.set_ylabel(r"$\sigma_j$ at the end")
+    ax.set_title(title, loc="left")
