@@ -498,12 +498,11 @@ def plot_collapse(run):
             for j in range(d):
                 g.plot(t[ok], rates[ok, j], color=PALETTE["vermillion"] if coll[j] else PALETTE["blue"], lw=0.9)
             g.axhline(0.0, color="black", lw=0.6)
-            late = rates[ok][int(0.05 * ok.sum()):]  # the first 5% of the run is a fast transient
-            lo, hi = float(np.nanmin(late)), float(np.nanmax(late))
-            g.set_ylim(lo - 0.1 * (hi - lo + 1e-12), hi + 0.1 * (hi - lo + 1e-12))
+            _symlog(g, rates[ok])
             g.set_xlabel(r"$t$")
-            g.set_ylabel(r"$d \log \sigma_j / dt = v_j^\top X v_j$ (after 5% of the run)")
-            g.set_title(f"(f) {int(np.sum(rates[last] < 0))} directions still shrinking", loc="left")
+            g.set_ylabel(r"$d \log \sigma_j / dt = v_j^\top X v_j$")
+            shrinking = int(np.sum(rates[last] * t[last] < -1e-2))
+            g.set_title(f"(f) {shrinking} directions still shrinking (> 1% per run length)", loc="left")
         name = {"infonce": "InfoNCE, one linear layer", "infonce-2layer": "InfoNCE, two linear layers",
                 "directclr": f"DirectCLR, loss on the first $d_0 = {p['d0']}$ dims"}[run.model]
         data = p.get("data", "")
