@@ -248,11 +248,8 @@ class Stepwise:
             "gamma": self.gamma, "limits_s": self.gamma ** -0.5, "step_times": self.t_steps,
             "s0_effective": self.s0, "lambda_final": self.lam[ok][-1], "loss_final": float(self.loss[ok][-1]),
             "max_abs_error_lambda_vs_closed_form": float(err.max()),
-            "complete": self.solution.complete, "t_final": float(np.asarray(self.solution.t_final)),
+            **self.solution.outcome(),
         }
-        if not self.solution.complete:
-            out["partial"] = True
-            out["failure"] = self.solution.failures()[0]
         return out
 
     def arrays(self) -> dict:

@@ -150,10 +150,7 @@ class CollapseRun:
         sv0, sv1 = sr["sv"][0], sr["sv"][last]
         out = {
             "model": self.model,
-            "complete": sol.complete,
-            "status": Status(int(np.asarray(sol.status))).label,
-            "t_final": float(np.asarray(sol.t_final)),
-            "steps": int(np.asarray(sol.num_steps)),
+            **sol.outcome(),
             "singular_values_initial": sv0,
             "singular_values_final": sv1,
             "collapsed_dims": int(collapsed(sv1, COLLAPSE_RTOL).sum()),
@@ -168,9 +165,6 @@ class CollapseRun:
             "X_negative_eigenvalues_final": int(np.sum(sr["X_eig"][last] < 0)),
             "X_min_eigenvalue_min": float(np.nanmin(sr["X_eig"][..., -1])),
         }
-        if not sol.complete:
-            out["partial"] = True
-            out["failure"] = sol.failures()[0]
         if "in_B" in sr and out["collapsed_dims"]:
             out["collapsed_in_augmented_subspace_min"] = float(np.min(sr["in_B"][collapsed(sv1, COLLAPSE_RTOL)]))
         if "balance_drift" in sr:

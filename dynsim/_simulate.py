@@ -37,7 +37,7 @@ from ._noncontrastive import (
     frobenius,
     theorem3_K,
 )
-from ._solve import Solution, Status, check_solver_options, solve
+from ._solve import Solution, check_solver_options, solve
 from ._system import check_param
 
 MODELS = (*VARIANTS, "symmetrized", *RULES, "scalar")
@@ -81,18 +81,12 @@ class Simulation:
         s0, s1 = sr["s"][0], sr["s"][last]
         out = {
             "model": self.model,
-            "complete": sol.complete,
-            "status": Status(int(np.asarray(sol.status))).label,
-            "t_final": float(np.asarray(sol.t_final)),
-            "steps": int(np.asarray(sol.num_steps)),
+            **sol.outcome(),
             "eig_F_initial": s0,
             "eig_F_final": s1,
             "collapsed_dims": int(np.sum(s1 < COLLAPSE_RTOL * max(s0.max(), 1e-300))),
             "dims": int(s1.size),
         }
-        if not sol.complete:
-            out["partial"] = True
-            out["failure"] = sol.failures()[0]
         if "p" in sr:
             out["eig_W_p_final"] = sr["p"][last]
             out["asymmetry_final"] = float(sr["asymmetry"][last])

@@ -80,6 +80,15 @@ class Solution(eqx.Module):
             lines.append(f"... and {len(bad) - limit} more")
         return lines
 
+    def outcome(self) -> dict:
+        """For a single trajectory: ``complete``, ``status``, ``t_final``, ``steps`` and, where it
+        did not end ok, ``partial`` and the ``failure`` line (the head of every job's summary)."""
+        out = {"complete": self.complete, "status": Status(int(np.asarray(self.status))).label,
+               "t_final": float(np.asarray(self.t_final)), "steps": int(np.asarray(self.num_steps))}
+        if not self.complete:
+            out.update(partial=True, failure=self.failures()[0])
+        return out
+
     def stats(self) -> dict:
         """Solver statistics across the batch, for summaries."""
         n = np.asarray(self.num_steps)
