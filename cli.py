@@ -274,14 +274,12 @@ def simulate_cmd(
         if views is not None:
             contrastive["views"] = _load_npz(views, "views", ("x", "x_prime"))
         run = dynsim.simulate_collapse(name, dim=n1, **{k: v for k, v in contrastive.items() if v is not None},
-                                       **{k: v for k, v in shared.items() if k != "init_scale"},
-                                       init_scale=init_scale)
+                                       **shared)
         summary = run.summary()
-        messages = [f"PARTIAL: {summary['failure']}; outputs labelled partial"] if not summary["complete"] else []
-        messages.append(f"{summary['collapsed_dims']} of {summary['dims']} singular values collapsed by t = "
-                        f"{summary['t_final']:g} ({summary['shrinking_dims_final']} still shrinking; X has "
-                        f"{summary['X_negative_eigenvalues_final']} negative eigenvalues); effective rank "
-                        f"{summary['effective_rank_initial']:.2f} -> {summary['effective_rank_final']:.2f}")
+        messages = [f"{summary['collapsed_dims']} of {summary['dims']} singular values collapsed by t = "
+                    f"{summary['t_final']:g} ({summary['shrinking_dims_final']} still shrinking; X has "
+                    f"{summary['X_negative_eigenvalues_final']} negative eigenvalues); effective rank "
+                    f"{summary['effective_rank_initial']:.2f} -> {summary['effective_rank_final']:.2f}"]
         if "grown_dims" in summary:
             messages.append(f"conserved C drift {summary['conserved_max_relative_drift']:.1e}; "
                             f"{summary['grown_dims']} directions grew, aligned to cosine "
@@ -295,13 +293,14 @@ def simulate_cmd(
                               **{k: v for k, v in shared.items() if k != "init_scale"},
                               init_scale=1.0 if init_scale is None else init_scale)
         summary = sim.summary()
-        messages = [f"PARTIAL: {summary['failure']}; outputs labelled partial"] if not summary["complete"] else []
-        messages.append(f"{summary['collapsed_dims']} of {summary['dims']} eigenvalues of F collapsed by t = "
-                        f"{summary['t_final']:g}; ||[F, W_p]||_F {summary['commutator_initial']:.3g} -> "
-                        f"{summary['commutator_final']:.3g}")
+        messages = [f"{summary['collapsed_dims']} of {summary['dims']} eigenvalues of F collapsed by t = "
+                    f"{summary['t_final']:g}; ||[F, W_p]||_F {summary['commutator_initial']:.3g} -> "
+                    f"{summary['commutator_final']:.3g}"]
         if "nuisance" in summary:
             messages.append(f"nuisance: {summary['nuisance']['predicted']}")
         figure, arrays, params = dynsim.plot_simulation(sim), sim.arrays(), sim.params
+    if not summary["complete"]:
+        messages.insert(0, f"PARTIAL: {summary['failure']}; outputs labelled partial")
     _finish("simulate", f"simulate_{name}", out=out, fmt=fmt, figure=figure, arrays=arrays, parameters=params,
             summary=summary, start=start, as_json=as_json, messages=messages)
 
