@@ -28,8 +28,8 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._errors import DynsimInputError
-from ._noncontrastive import _check_dim, _MatrixSystem
-from ._system import _concrete, check_param, param
+from ._noncontrastive import _check_dim, _MatrixSystem, check_symmetric
+from ._system import check_param, param
 
 KERNELS = ("linear", "rbf")
 
@@ -83,12 +83,7 @@ class BarlowTwins(_MatrixSystem):
     def __check_init__(self):
         _check_dim("d", self.d)
         _check_dim("m", self.m)
-        g = _concrete(self.Gamma)
-        if g is not None:
-            if g.shape[-2:] != (self.m, self.m):
-                raise DynsimInputError("Gamma", f"Gamma must be {self.m} x {self.m} (got {g.shape})")
-            if not np.all(np.isfinite(g)) or np.max(np.abs(g - np.swapaxes(g, -1, -2))) > 1e-10 * max(1, np.abs(g).max()):
-                raise DynsimInputError("Gamma", "Gamma must be finite and symmetric")
+        check_symmetric("Gamma", self.Gamma, self.m)
 
     def blocks(self):
         return [("W", (self.d, self.m))]

@@ -573,21 +573,24 @@ def _infonce_fig3():
 
 
 def _two_layer(seed=3, init_scale=0.1, t1=400.0, n=256, dim=8):
+    """The two-layer InfoNCE flow of Theorem 2's setting (X > 0: weak augmentation, distinct data
+    variances), reported along the run by :func:`report_collapse`."""
+    from ._collapse import report_collapse
     from ._contrastive import InfoNCE, augmented_views
 
     x, xp = augmented_views(n, np.diag(np.linspace(2.0, 0.2, dim)), 1e-4 * np.eye(dim), seed=0)
     s = InfoNCE(widths=(dim, dim, dim), x=x, x_aug=xp)
     ts = np.r_[0.0, np.geomspace(1.0, t1, 12)]
-    return s, solve(s, s.init(init_scale, seed=seed), ts, **TIGHT)
+    sol = solve(s, s.init(init_scale, seed=seed), ts, **TIGHT)
+    return sol, report_collapse(s, sol)
 
 
 @claim("two-layer-conserved", "[J22] Sec. 5",
        "Under the two-layer InfoNCE gradient flow W_1 W_1^T - W_2^T W_2 is conserved.",
        "max_t ||C(t) - C(0)||_F / ||C(0)||_F (8 x 8 x 8, n = 256, t to 400)", 1e-8)
 def _two_layer_conserved():
-    s, sol = _two_layer()
-    c = np.stack([np.asarray(s.balance(y)[0]) for y in sol.ys])
-    drift = float(np.max(np.linalg.norm(c - c[0], axis=(1, 2))) / np.linalg.norm(c[0]))
+    sol, sr = _two_layer()
+    drift = float(np.max(sr["balance_drift"]))
     return Outcome(drift, f"relative drift {drift:.1e} while the weights grew "
                           f"{float(np.abs(sol.ys[-1]).max() / np.abs(sol.ys[0]).max()):.0f}-fold")
 
@@ -597,18 +600,15 @@ def _two_layer_conserved():
        "1 - min cosine between the grown subspaces of U_1 and V_2 at t = 400 (grown: sigma_1 sigma_2 > 10 ||C||)",
        1e-3)
 def _two_layer_alignment():
-    from ._collapse import GROWN
+    from ._collapse import grown_alignment
 
-    s, sol = _two_layer()
-    xmin = min(float(np.linalg.eigvalsh(np.asarray(s.effective_X(y)))[0]) for y in sol.ys)
-    y = sol.ys[-1]
-    s1, s2 = (np.asarray(a) for a in s.singular_values(y))
-    grown = s1 * s2 > GROWN * np.linalg.norm(np.asarray(s.balance(sol.ys[0])[0]), 2)
-    a = np.asarray(s.alignment(y))
+    _, sr = _two_layer()
+    xmin = float(np.min(sr["X_eig"][:, -1]))
+    grown, a = sr["grown"], sr["alignment"]
     if xmin <= 0 or not grown.any():
         return Outcome(math.inf, f"min eigenvalue of X along the run {xmin:.2g}, grown directions {int(grown.sum())}",
                        verdict=OUTSIDE)
-    cos = float(np.linalg.svd(a[np.ix_(grown, grown)], compute_uv=False).min())
+    cos = grown_alignment(a, grown)
     rest = np.linalg.norm(np.abs(a) - np.eye(len(a)))
     return Outcome(1.0 - cos, f"{int(grown.sum())} of {len(a)} directions grew; their subspaces agree to cosine "
                               f"{cos:.6f}. The others did not align (|| |A| - I ||_F = {rest:.2f} over all): X stays > 0 "

@@ -21,6 +21,8 @@ from ._contrastive import (
     InfoNCE,
     augmented_views,
     block_augmentation,
+    check_sample_count,
+    check_views,
     collapsed,
     effective_rank,
     theorem3_rates,
@@ -90,9 +92,7 @@ def build_contrastive(model: str, *, dim: int = 16, layers: int | None = None, s
             raise DynsimInputError("dim", f"dim must be an integer >= 1 (got {dim!r})")
         data_cov, aug_cov, pb = _data_covariances(data, dim, sigma, dim_b, decay, cov, seed)
         dim = data_cov.shape[0]
-        if not isinstance(samples, (int, np.integer)) or samples < 2 * dim:
-            raise DynsimInputError("samples", f"too few samples for {dim} dimensions: need n >= 2 dim = {2 * dim} "
-                                              f"(got {samples!r})")
+        check_sample_count("samples", samples, dim)
         x, xp = augmented_views(samples, data_cov, aug_cov, seed=seed)
         params.update(data="user covariances" if cov is not None else data, sigma=sigma, samples=samples)
         if data == "nuisance" and cov is None:
@@ -100,14 +100,9 @@ def build_contrastive(model: str, *, dim: int = 16, layers: int | None = None, s
         if data == "spectrum" and cov is None:
             params["decay"] = decay
     else:
-        from ._contrastive import check_views
-
-        x, xp = views
-        x, xp = check_views(x, xp)
+        x, xp = check_views(*views)
         dim = x.shape[1]
-        if x.shape[0] < 2 * dim:
-            raise DynsimInputError("views", f"too few samples for {dim} dimensions: need n >= 2 dim = {2 * dim} "
-                                            f"pairs (got {x.shape[0]})")
+        check_sample_count("views", x.shape[0], dim)
         params.update(data="user pairs", samples=x.shape[0])
     if model == "directclr" and d0 is None:
         d0 = max(dim // 2, 1)
@@ -172,10 +167,7 @@ class CollapseRun:
             grown = sr["grown"]
             out["grown_dims"] = int(grown.sum())
             a = sr["alignment"]
-            # cosines of the principal angles between the grown subspaces of U_1 and V_2 (robust to
-            # near-equal singular values, which make single singular vectors ill-defined)
-            out["alignment_grown_min"] = (float(np.linalg.svd(a[np.ix_(grown, grown)], compute_uv=False).min())
-                                          if grown.any() else None)
+            out["alignment_grown_min"] = grown_alignment(a, grown) if grown.any() else None
             out["alignment_distance_all"] = float(np.linalg.norm(np.abs(a) - np.eye(len(a))))
             out["theorem3_relative_residual_final"] = float(sr["theorem3_residual"][last])
         if self.comparison is not None:
@@ -190,6 +182,13 @@ class CollapseRun:
         return out
 
 
+def grown_alignment(alignment, grown) -> float:
+    """The smallest cosine of the principal angles between the grown subspaces of ``U_1`` and ``V_2``
+    (``alignment = V_2^T U_1``): robust to near-equal singular values, which make single singular
+    vectors ill-defined."""
+    return float(np.linalg.svd(np.asarray(alignment)[np.ix_(grown, grown)], compute_uv=False).min())
+
+
 def report_collapse(system: InfoNCE, sol: Solution, P_B=None) -> dict[str, np.ndarray]:
     """The quantities of the module docstring along a single trajectory ``sol``."""
     ts = np.asarray(sol.ts)
@@ -198,8 +197,9 @@ def report_collapse(system: InfoNCE, sol: Solution, P_B=None) -> dict[str, np.nd
     w = jax.vmap(system.product)(ys)
     u, sv, vt = (np.asarray(a) for a in jnp.linalg.svd(w))
     X = np.asarray(jax.vmap(system.effective_X)(ys))
+    f = jax.vmap(lambda y: system.vector_field(0.0, y))(ys)
     # d log sigma_j / dt = u_j^T (dW/dt) v_j / sigma_j, dW/dt the tangent of W along the flow
-    dw = jax.vmap(lambda y: jax.jvp(system.product, (y,), (system.vector_field(0.0, y),))[1])(ys)
+    dw = jax.vmap(lambda y, fy: jax.jvp(system.product, (y,), (fy,))[1])(ys, f)
     log_rate = np.einsum("tik,tij,tkj->tk", u, np.asarray(dw), vt) / sv
     series = {"t": ts, "sv": sv, "log_rate": log_rate, "loss": np.asarray(jax.vmap(system.loss)(ys)),
               "X_eig": np.linalg.eigvalsh(X)[:, ::-1]}
@@ -214,7 +214,7 @@ def report_collapse(system: InfoNCE, sol: Solution, P_B=None) -> dict[str, np.nd
         last = int(np.flatnonzero(ok)[-1])
         series["alignment"] = np.asarray(system.alignment(ys[last]))
         series["grown"] = s1[last] * s2[last] > GROWN * np.linalg.norm(c[0], 2)
-        series["theorem3_residual"] = _theorem3_residual(system, ys, X, np.linalg.norm(c[0], 2))
+        series["theorem3_residual"] = _theorem3_residual(system, ys, f, X, np.linalg.norm(c[0], 2))
     for k, v in series.items():
         if k not in ("t", "alignment", "grown", "in_B") and v.ndim and v.shape[0] == ts.size:
             v = v.astype(float)
@@ -223,21 +223,22 @@ def report_collapse(system: InfoNCE, sol: Solution, P_B=None) -> dict[str, np.nd
     return series
 
 
-def _theorem3_residual(system, ys, X, c_norm):
-    """Per save time: ``max_k |d sigma_1^k/dt - Theorem 3| / max_k |d sigma_1^k/dt|`` over the grown directions."""
+def _theorem3_residual(system, ys, f, X, c_norm):
+    """Per save time: ``max_k |d sigma_1^k/dt - Theorem 3| / max_k |d sigma_1^k/dt|`` over the grown
+    directions, given the states ``ys`` and the vector field ``f`` there."""
 
-    def one(y, x):
-        w1 = system.weights(y)[0]
+    def one(y, fy, x):
+        w1, w2 = system.weights(y)
         u1, s1, v1t = jnp.linalg.svd(w1)
-        s2 = jnp.linalg.svd(system.weights(y)[1], compute_uv=False)
-        dw1 = system.unpack(system.vector_field(0.0, y))["W1"]
+        s2 = jnp.linalg.svd(w2, compute_uv=False)
+        dw1 = system.unpack(fy)["W1"]
         actual = jnp.einsum("ik,ij,kj->k", u1, dw1, v1t)
         predicted, _ = theorem3_rates(s1, s2, v1t.T, x)
         grown = s1 * s2 > GROWN * c_norm
         err = jnp.max(jnp.where(grown, jnp.abs(actual - predicted), 0.0))
         return jnp.where(jnp.any(grown), err / jnp.max(jnp.abs(actual)), jnp.nan)
 
-    return np.asarray(jax.vmap(one)(ys, jnp.asarray(X)))
+    return np.asarray(jax.vmap(one)(ys, f, jnp.asarray(X)))
 
 
 def representation_ranks(x, xp, *, d0: int, t1: float, kernel: str = "gaussian", temperature: float = 1.0,
@@ -334,8 +335,7 @@ def collapse_sweep(k, *, dim: int = 16, dim_aug: int = 8, samples: int = 512, t1
     and noise draws, scaled by ``sqrt(k)``, and the same start)."""
     k = np.atleast_1d(np.asarray(k, float))
     aug = block_augmentation(dim, dim_aug, k)
-    if not isinstance(samples, (int, np.integer)) or samples < 2 * dim:
-        raise DynsimInputError("samples", f"too few samples for {dim} dimensions: need n >= {2 * dim} (got {samples!r})")
+    check_sample_count("samples", samples, dim)
     pairs = [augmented_views(samples, np.eye(dim), a, seed=seed) for a in aug]
     x = np.stack([p[0] for p in pairs])
     xp = np.stack([p[1] for p in pairs])

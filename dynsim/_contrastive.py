@@ -36,7 +36,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._errors import DynsimInputError
-from ._noncontrastive import _check_dim, _MatrixSystem, check_covariance
+from ._noncontrastive import _check_dim, _MatrixSystem, check_covariance, check_symmetric
 from ._system import _concrete, check_param, param
 
 KERNELS = ("gaussian", "dot")
@@ -77,18 +77,23 @@ def _sqrt_psd(m: np.ndarray) -> np.ndarray:
     return (q * np.sqrt(np.maximum(lam, 0.0))) @ q.T
 
 
-def check_views(x, x_prime, need: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Two finite ``(n, dim)`` arrays of the same shape with ``n >= max(2, need)``."""
+def check_sample_count(name: str, n, dim: int) -> None:
+    """At least ``2 dim`` pairs (fewer cannot pin down a ``dim``-dimensional X), or :class:`DynsimInputError`."""
+    if not isinstance(n, (int, np.integer)) or n < 2 * dim:
+        raise DynsimInputError(name, f"too few samples for {dim} dimensions: need n >= 2 dim = {2 * dim} pairs "
+                                     f"(got {n!r})")
+
+
+def check_views(x, x_prime) -> tuple[np.ndarray, np.ndarray]:
+    """Two finite ``(n, dim)`` arrays of the same shape with ``n >= 2`` (a negative for every anchor)."""
     x, xp = np.asarray(x, float), np.asarray(x_prime, float)
     if x.ndim < 2 or x.shape != xp.shape:
         raise DynsimInputError("views", f"the two views must be (n, dim) arrays of the same shape "
                                         f"(got {x.shape} and {xp.shape})")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(xp))):
         raise DynsimInputError("views", "the views must be finite (found NaN or inf in the data)")
-    n = x.shape[-2]
-    if n < max(2, need):
-        raise DynsimInputError("n", f"too few samples: n = {n} pairs, need at least {max(2, need)} "
-                                    f"for {x.shape[-1]} dimensions")
+    if x.shape[-2] < 2:
+        raise DynsimInputError("views", f"too few samples: n = {x.shape[-2]} pairs, need at least 2")
     return x, xp
 
 
@@ -154,13 +159,17 @@ class _DeepNetwork(_MatrixSystem):
             h = h @ w.T
         return h
 
-    def product(self, y) -> Array:
-        """``W = W_L ... W_1`` (the end-to-end map of a linear network)."""
-        ws = self.weights(y)
-        out = ws[0]
-        for w in ws[1:]:
+    @staticmethod
+    def chain(weights) -> Array:
+        """``W_L ... W_1`` of a list of weights ``[W_1, ..., W_L]``."""
+        out = weights[0]
+        for w in weights[1:]:
             out = w @ out
         return out
+
+    def product(self, y) -> Array:
+        """``W = W_L ... W_1`` (the end-to-end map of a linear network)."""
+        return self.chain(self.weights(y))
 
     def loss_of_weights(self, weights) -> Array:
         raise NotImplementedError
@@ -181,9 +190,8 @@ class _DeepNetwork(_MatrixSystem):
     def alignment(self, y, k: int = 1) -> Array:
         """``A = V_{k+1}^T U_k`` (singular vectors of ``W_{k+1}`` and ``W_k``, each ordered by its
         singular values): ``|A| -> I`` when the layers align (Theorem 2)."""
-        u_k = jnp.linalg.svd(self.weights(y)[k - 1])[0]
-        vt_next = jnp.linalg.svd(self.weights(y)[k])[2]
-        return vt_next @ u_k
+        ws = self.weights(y)
+        return jnp.linalg.svd(ws[k])[2] @ jnp.linalg.svd(ws[k - 1])[0]
 
     def singular_values(self, y) -> list[Array]:
         """The singular values of each layer (largest first)."""
@@ -288,16 +296,10 @@ class FrozenX(_DeepNetwork):
     X: Float[Array, "*batch d d"] = param(ndim=2, default=None)
 
     def __check_init__(self):
-        x = _concrete(self.X)
-        if x is not None:
-            if x.shape[-2:] != (self.widths[0], self.widths[0]) or not np.all(np.isfinite(x)) or \
-                    np.max(np.abs(x - np.swapaxes(x, -1, -2))) > 1e-10 * max(1.0, np.abs(x).max()):
-                raise DynsimInputError("X", f"X must be a finite symmetric {self.widths[0]} x {self.widths[0]} matrix")
+        check_symmetric("X", self.X, self.widths[0])
 
     def loss_of_weights(self, weights):
-        w = weights[0]
-        for m in weights[1:]:
-            w = m @ w
+        w = self.chain(weights)
         return -0.5 * jnp.sum((w @ self.X) * w)
 
     def effective_X(self, y) -> Array:

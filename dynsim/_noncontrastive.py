@@ -40,22 +40,29 @@ VARIANTS = {
 # ----------------------------------------------------------------------------- covariances
 
 
-def check_covariance(name: str, m, n: int | None = None, tol: float = 1e-10) -> np.ndarray:
-    """A finite, symmetric, positive semi-definite ``(n, n)`` matrix, or :class:`DynsimInputError`."""
+def check_symmetric(name: str, m, n: int | None = None, tol: float = 1e-10, size_note: str = "") -> np.ndarray:
+    """A finite, symmetric ``(n, n)`` matrix (with leading batch axes), or :class:`DynsimInputError`."""
     v = _concrete(m)
     if v is None:
         return m
     if v.ndim < 2 or v.shape[-1] != v.shape[-2]:
         raise DynsimInputError(name, f"{name} must be a square matrix (got shape {v.shape})")
     if n is not None and v.shape[-1] != n:
-        raise DynsimInputError(name, f"{name} must be {n} x {n} to match the other covariance (got {v.shape[-1]})")
+        raise DynsimInputError(name, f"{name} must be {n} x {n}{size_note} (got {v.shape[-1]})")
     if not np.all(np.isfinite(v)):
         raise DynsimInputError(name, f"{name} must be finite")
-    scale = max(1.0, float(np.max(np.abs(v))))
-    if np.max(np.abs(v - np.swapaxes(v, -1, -2))) > tol * scale:
+    if np.max(np.abs(v - np.swapaxes(v, -1, -2))) > tol * max(1.0, float(np.max(np.abs(v)))):
         raise DynsimInputError(name, f"{name} must be symmetric")
+    return v
+
+
+def check_covariance(name: str, m, n: int | None = None, tol: float = 1e-10) -> np.ndarray:
+    """A finite, symmetric, positive semi-definite ``(n, n)`` matrix, or :class:`DynsimInputError`."""
+    v = check_symmetric(name, m, n, tol, size_note=" to match the other covariance")
+    if _concrete(v) is None:
+        return m
     lam = np.linalg.eigvalsh(v)
-    if np.min(lam) < -tol * scale:
+    if np.min(lam) < -tol * max(1.0, float(np.max(np.abs(v)))):
         raise DynsimInputError(name, f"{name} must be positive semi-definite (smallest eigenvalue {np.min(lam):.3g})")
     return v
 
