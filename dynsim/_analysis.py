@@ -183,3 +183,63 @@ def nearest_attractor(y: Float[ArrayLike, "*batch n"], attractors: Float[ArrayLi
     d = np.max(np.abs(y[..., None, :] - a) / np.asarray(scale, float), axis=-1)
     best = np.argmin(d, axis=-1)
     return np.where(np.take_along_axis(d, best[..., None], -1)[..., 0] <= tol, best, -1)
+
+
+@dataclasses.dataclass(frozen=True)
+class LyapunovBall:
+    """A certified part of a stable point's basin: ``{y : |L (y - center)| < radius}``.
+
+    With ``J = V Lambda V^{-1}`` the Jacobian at the point, ``w = V^{-1} (y - y*)`` and
+    ``mu = min_i (-Re lambda_i)``, the function ``|w|^2 = |L (y - y*)|^2`` decreases along every
+    trajectory in the set: there ``|V^{-1} R(y - y*)| <= (1 - margin) mu |w|`` for the remainder
+    ``R(e) = f(y* + e) - J e = H[e, e]/2 + T[e, e, e]/6`` of a polynomial field of degree <= 3,
+    bounded with the Frobenius norms of ``H`` and ``T``. So the set is forward invariant and
+    every trajectory in it converges to ``center``.
+    """
+
+    center: np.ndarray  # (n,)
+    transform: np.ndarray  # (n, n): L, with L^T L = Re(V^{-H} V^{-1})
+    radius: float
+
+    def contains(self, y: Float[ArrayLike, "*batch n"]) -> np.ndarray:
+        e = np.asarray(y, float) - self.center
+        return np.linalg.norm(e @ self.transform.T, axis=-1) < self.radius
+
+
+def _derivatives(system: AbstractSystem, y: Array, order: int):
+    f = lambda x: system.vector_field(0.0, x)
+    for _ in range(order):
+        f = jax.jacfwd(f)
+    return np.asarray(f(y))
+
+
+def lyapunov_ball(system: AbstractSystem, point: Float[ArrayLike, " n"], *, margin: float = 0.5) -> LyapunovBall:
+    """The :class:`LyapunovBall` of a stable stationary point of an autonomous polynomial system of
+    degree at most 3 (the eigenvalue systems are); ``ValueError`` if the point is not stable, its
+    Jacobian not diagonalizable, or the field not such a polynomial (its 4th derivative non-zero)."""
+    y = jnp.asarray(point, float)
+    n = y.shape[0]
+    probe = y + 0.37 * (1.0 + jnp.abs(y)) * jnp.linspace(1.0, -0.5, n)
+    d4 = _derivatives(system, probe, 4)
+    if not np.all(np.isfinite(d4)) or np.max(np.abs(d4)) > 1e-9 * (1.0 + np.max(np.abs(_derivatives(system, probe, 3)))):
+        raise ValueError("lyapunov_ball needs a polynomial vector field of degree <= 3")
+    jac = _derivatives(system, y, 1)
+    lam, vec = np.linalg.eig(jac)
+    mu = float(np.min(-lam.real))
+    if not mu > 0:
+        raise ValueError(f"the point is not linearly stable (max Re lambda = {-mu:g})")
+    if np.linalg.cond(vec) > 1e12:
+        raise ValueError("the Jacobian at the point is not diagonalizable")
+    inv = np.linalg.inv(vec)
+    gram = (inv.conj().T @ inv).real
+    transform = np.linalg.cholesky(0.5 * (gram + gram.T)).T
+    h = float(np.linalg.norm(_derivatives(system, y, 2))) / 2.0
+    t3 = float(np.linalg.norm(_derivatives(system, y, 3))) / 6.0
+    nv, ninv = np.linalg.norm(vec, 2), np.linalg.norm(inv, 2)
+    b = (1.0 - margin) * mu / (nv * ninv)
+    # Largest x = |V| r with h x + t3 x^2 <= b.
+    if t3 > 0:
+        x = 2.0 * b / (h + np.sqrt(h * h + 4.0 * t3 * b))
+    else:
+        x = b / h if h > 0 else np.inf
+    return LyapunovBall(np.asarray(y), transform, float(x / nv))

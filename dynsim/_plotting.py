@@ -539,3 +539,87 @@ def _bars_spectrum(ax, idx, s, coll, title):
     ax.set_xlabel("index $j$")
     ax.set_ylabel(r"$\sigma_j$ at the end")
     ax.set_title(title, loc="left")
+
+
+BASIN_COLOURS = {0: PALETTE["vermillion"], 1: PALETTE["sky"], -1: "0.55", -2: "black"}
+
+
+def _edges(v: np.ndarray, log: bool) -> np.ndarray:
+    """Cell edges around grid values (geometric midpoints on a log axis)."""
+    w = np.log(v) if log else v
+    mid = (w[1:] + w[:-1]) / 2
+    e = np.concatenate([[2 * w[0] - mid[0]], mid, [2 * w[-1] - mid[-1]]])
+    return np.exp(e) if log else e
+
+
+def plot_basin_map(bm):
+    """Left: the basins with the stationary points, the saddle's stable manifold and the parabola
+    ``s = p^2/alpha_p``; right: the time at which each cell was proven to be in its basin."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm
+
+    from ._basins import LABELS
+
+    p, s = bm.p.values(), bm.s.values()
+    pe, se = _edges(p, bm.p.log), _edges(s, bm.s.log)
+    sm = bm.summary()
+    with style():
+        fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.3), layout="constrained")
+        ax = axes[0]
+        codes = [-2, -1, 0, 1]
+        cmap = ListedColormap([BASIN_COLOURS[c] for c in codes])
+        ax.pcolormesh(pe, se, bm.labels, cmap=cmap, norm=BoundaryNorm([-2.5, -1.5, -0.5, 0.5, 1.5], 4),
+                      rasterized=True)
+        pp = np.linspace(p[0], p[-1], 600)
+        par = pp**2 / float(bm.system.alpha_p)
+        keep = (par >= s[0]) & (par <= s[-1])
+        ax.plot(np.where(keep, pp, np.nan), np.where(keep, par, np.nan), ls="--", lw=0.9, color="0.15",
+                label=r"parabola $s=p^2/\alpha_p$ ($c=0$)")
+        for i, br in enumerate(bm.separatrix):
+            br = np.where(br[:, 1:] > 0, br, np.nan) if bm.s.log else br  # s underflows to 0 far below
+            ax.plot(br[:, 0], br[:, 1], color="black", lw=1.6, label="separatrix (stable manifold of the saddle)"
+                    if i == 0 else None)
+        fp = bm.fixed_points
+        _mark_points(ax, fp.points, fp.stability, fp.isolated, (p[0], p[-1], s[0], s[-1]))
+        ax.set_xlim(pe[0], pe[-1])
+        ax.set_ylim(se[0], se[-1])
+        if bm.p.log:
+            ax.set_xscale("log")
+        if bm.s.log:
+            ax.set_yscale("log")
+        ax.set_xlabel(r"$p_0$ (eigenvalue of $W_p$)")
+        ax.set_ylabel(r"$s_0$ (eigenvalue of $F = W X W^\top$)")
+        counts = sm["counts"]
+        handles = [Patch(color=BASIN_COLOURS[c], label=f"{LABELS[c]} ({100 * counts[LABELS[c]] / sm['cells']:.1f}%)")
+                   for c in (0, 1, -1, -2) if counts[LABELS[c]] or c >= 0]
+        handles += [Line2D([], [], marker="o", ls="", mfc=STABLE, mec="black", label="stable point"),
+                    Line2D([], [], marker="o", ls="", mfc="white", mec=UNSTABLE, mew=1.6, label="saddle")]
+        line_handles, _ = ax.get_legend_handles_labels()
+        ax.legend(handles=handles + line_handles, loc="lower left", fontsize=7, framealpha=0.9)
+        sys = bm.system
+        tau_txt = rf"$\tau_0={bm.tau0:g}$, $\beta={float(sys.beta):g}$" if bm.tau0 is not None else rf"$\tau={float(sys.tau):g}$"
+        ax.set_title(rf"Basins: $\eta={_sci(float(sys.eta))}$, $\sigma={float(sys.sigma):g}$, {tau_txt}, "
+                     rf"$\alpha_p={float(sys.alpha_p):g}$")
+
+        ax = axes[1]
+        t = np.where(bm.t_settle > 0, bm.t_settle, np.nan)
+        if np.any(np.isfinite(t)):
+            lo, hi = np.nanmin(t), np.nanmax(t)
+            im = ax.pcolormesh(pe, se, t, cmap="magma_r", norm=LogNorm(lo, max(hi, lo * 1.01)), rasterized=True)
+            fig.colorbar(im, ax=ax, label="time at which the trap was proven")
+        zero = np.where(bm.t_settle == 0, 1.0, np.nan)
+        ax.pcolormesh(pe, se, zero, cmap=ListedColormap(["#DDDDDD"]), rasterized=True)
+        for br in bm.separatrix:
+            br = np.where(br[:, 1:] > 0, br, np.nan) if bm.s.log else br
+            ax.plot(br[:, 0], br[:, 1], color=PALETTE["sky"], lw=1.0)
+        ax.set_xlim(pe[0], pe[-1])
+        ax.set_ylim(se[0], se[-1])
+        if bm.p.log:
+            ax.set_xscale("log")
+        if bm.s.log:
+            ax.set_yscale("log")
+        ax.set_xlabel(r"$p_0$")
+        ax.set_title(f"Proven at once (light grey: {100 * sm['decided_without_integrating'] / sm['cells']:.0f}% of "
+                     f"cells) or after integrating")
+        fig.suptitle(f"{sm['grid'][0]} x {sm['grid'][1]} initial conditions; t1 = {bm.solver['t1']:g}; "
+                     f"{counts['not settled']} not settled, {counts['failed']} failed")
+    return fig

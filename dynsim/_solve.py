@@ -201,7 +201,8 @@ def _solve_one(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_wh
         [Status.SUCCESS, Status.DIVERGED, Status.STOPPED, Status.MAX_STEPS],
         default=Status.FAILED,
     )
-    t_final = jnp.max(jnp.where(jnp.isfinite(sol.ts), sol.ts, -jnp.inf))
+    # The last time reached (``ts`` may run backward: then the smallest).
+    t_final = sol.ts[jnp.sum(jnp.isfinite(sol.ts)) - 1]
     n = ts.shape[0]  # on success slot n repeats ts[-1]; on an early stop it is inf
     return Solution(sol.ts[:n], back(sol.ys[:n]), status, t_final, sol.stats["num_steps"],
                     sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"])
@@ -281,8 +282,8 @@ def _check_grid(ts) -> None:
         raise DynsimInputError("ts", f"ts must be a 1-D time grid with at least 2 points (got shape {v.shape})")
     if not np.all(np.isfinite(v)):
         raise DynsimInputError("ts", "ts must be finite")
-    if np.any(np.diff(v) <= 0):
-        raise DynsimInputError("ts", "ts must be strictly increasing")
+    if not (np.all(np.diff(v) > 0) or np.all(np.diff(v) < 0)):
+        raise DynsimInputError("ts", "ts must be strictly increasing (or strictly decreasing, to integrate backward)")
 
 
 def solve(
@@ -299,7 +300,8 @@ def solve(
     stop_when: Callable[[Array, Array, AbstractSystem], Array] | None = None,
     log_positive: bool = False,
 ) -> Solution:
-    """Integrate ``dy/dt = system.vector_field(t, y)`` from ``y0`` at ``ts[0]``, saving at ``ts``.
+    """Integrate ``dy/dt = system.vector_field(t, y)`` from ``y0`` at ``ts[0]``, saving at ``ts``
+    (increasing, or decreasing to integrate backward in time).
 
     Batched: the leading axes of ``y0`` and of the system's parameter arrays broadcast
     against each other and are integrated as one vmapped solve. Parameters, tolerances
