@@ -122,6 +122,133 @@ def phase_portrait_cmd(
             messages=messages)
 
 
+class BasinModel(str, Enum):
+    eigen2d = "eigen2d"
+    eigen3d = "eigen3d"
+
+
+class Scale(str, Enum):
+    linear = "linear"
+    log = "log"
+
+
+@app.command("basin-map")
+def basin_map_cmd(
+    model: Annotated[BasinModel, typer.Option(help="eigen2d: (p, s) at fixed τ; eigen3d: (p, s, τ) with the EMA "
+                                                   "rate β (assumption 2, W_a = τ W).")] = BasinModel.eigen2d,
+    eta: Annotated[float, typer.Option(help="η, weight decay.")] = 4e-4,
+    sigma: Annotated[float, typer.Option(help="σ, augmentation strength (X' = σ² I).")] = 1.0,
+    tau: Annotated[float, typer.Option(help="τ, the fixed EMA ratio (eigen2d).")] = 1.0,
+    alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p, relative learning rate of the predictor.")] = 1.0,
+    beta: Annotated[float, typer.Option(help="β, EMA rate (eigen3d).")] = 1.0,
+    tau0: Annotated[float, typer.Option(help="τ(0), the initial EMA ratio (eigen3d).")] = 1.0,
+    p_min: Annotated[Optional[float], typer.Option(help="p₀ range (eigenvalue of W_p); default [-2p₀, 4p₀], "
+                                                        "p₀ = τ/(1+σ²).")] = None,
+    p_max: Annotated[Optional[float], typer.Option(help="Upper end of the p₀ range.")] = None,
+    s_min: Annotated[Optional[float], typer.Option(help="s₀ range (eigenvalue of F = W X Wᵀ); default "
+                                                        "[1e-10, 1]·(2p₀)²/α_p on a log axis.")] = None,
+    s_max: Annotated[Optional[float], typer.Option(help="Upper end of the s₀ range.")] = None,
+    p_scale: Annotated[Scale, typer.Option(help="p₀ axis spacing.")] = Scale.linear,
+    s_scale: Annotated[Scale, typer.Option(help="s₀ axis spacing (log shows the collapse basin below the "
+                                                "parabola).")] = Scale.log,
+    grid: Annotated[Optional[int], typer.Option(help="Initial conditions per axis; default 512 (eigen2d), 128 "
+                                                     "(eigen3d, whose lanes take ~100x more steps).")] = None,
+    t1: Annotated[Optional[float], typer.Option(help="Integration time for lanes not yet proven in a basin; "
+                                                     "default 25/η clipped to [100, 1e7].")] = None,
+    rtol: Annotated[float, typer.Option(help="Relative tolerance (Tsit5 + PID in (p, log s)).")] = 1e-6,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-9,
+    max_steps: Annotated[int, typer.Option(help="Step limit per lane (hits are counted as failed).")] = 20_000,
+    chunk: Annotated[int, typer.Option(help="Lanes integrated at once: bounds memory; progress per chunk.")] = 65536,
+    out: Out = Path("dynsim-out"),
+    fmt: Fmt = Format.png,
+    as_json: AsJson = False,
+):
+    """Basin map of the eigenvalue dynamics: which attractor each initial condition (p₀, s₀) reaches.
+
+    Cells are labelled collapsed / non-trivial / not settled by t1 / failed. A lane stops once it is
+    proven inside a basin (a trap built from the stationary points and the invariant
+    s - p²/α_p = c e^{-2ηt}), so no threshold is tuned by hand. The saddle's stable manifold (the
+    separatrix) is drawn on top. Writes basin_map.{png,npz,json} into --out.
+    """
+    import dynsim
+    from dynsim._basins import Axis, default_axes
+
+    start = time.perf_counter()
+    if model is BasinModel.eigen3d:
+        system = dynsim.EigenDynamics3D(eta=eta, sigma=sigma, alpha_p=alpha_p, beta=beta)
+    else:
+        system = dynsim.EigenDynamics2D(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p)
+    num = grid if grid is not None else (128 if model is BasinModel.eigen3d else 512)
+    dp, ds = default_axes(system, 2)
+    p_axis = Axis("p", dp.lo if p_min is None else p_min, dp.hi if p_max is None else p_max, num,
+                  p_scale is Scale.log)
+    s_axis = Axis("s", ds.lo if s_min is None else s_min, ds.hi if s_max is None else s_max, num,
+                  s_scale is Scale.log)
+    bm = dynsim.basin_map(system, p=p_axis, s=s_axis, tau0=tau0, t1=t1, rtol=rtol, atol=atol,
+                          max_steps=max_steps, chunk=chunk, progress=lambda msg: _err(f"dynsim: {msg}"))
+    summary = bm.summary()
+    fr, c = summary["basin_fractions"], summary["counts"]
+    messages = [f"basins: collapsed {100 * fr['collapsed']:.2f}%, non-trivial {100 * fr['non-trivial']:.2f}%; "
+                f"{c['not settled']} not settled by t1, {c['failed']} failed "
+                f"({summary['timing_s']['total']:.2f} s for {summary['cells']:,} cells)"]
+    if not summary["complete"]:
+        messages.append(f"PARTIAL: {c['not settled']} cells not settled by t1 = {bm.solver['t1']:g} and "
+                        f"{c['failed']} failed {bm.solver['failures'] or ''}; they are drawn grey/black, not guessed"
+                        + (f" ({bm.solver['failures_note']})" if "failures_note" in bm.solver else ""))
+    parameters = {"model": model.value, "eta": eta, "sigma": sigma, "alpha_p": alpha_p,
+                  **({"beta": beta, "tau0": tau0} if model is BasinModel.eigen3d else {"tau": tau}),
+                  "p_axis": vars(p_axis), "s_axis": vars(s_axis), "t1": bm.solver["t1"], "rtol": rtol,
+                  "atol": atol, "max_steps": max_steps, "chunk": chunk}
+    _finish("basin-map", "basin_map", out=out, fmt=fmt, figure=dynsim.plot_basin_map(bm), arrays=bm.arrays(),
+            parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
+
+
+@app.command("sweep")
+def sweep_cmd(
+    kind: Annotated[str, typer.Argument(help="basin-size: collapsed fraction of the (p₀, s₀) window; alignment: "
+                                             "fraction of [0, t1] where p(τ-kp) < (α_p k s + 3η)/2 holds; "
+                                             "bifurcation: stationary p* and their stability.")],
+    over: Annotated[list[str], typer.Option(help="NAME=LO:HI:N[:log], NAME one of η eta, σ sigma, τ tau, α_p alpha_p, "
+                                                 "β beta (β uses the (p, s, τ) EMA system); give it twice for a pair.")],
+    eta: Annotated[float, typer.Option(help="η when not swept.")] = 4e-4,
+    sigma: Annotated[float, typer.Option(help="σ when not swept.")] = 1.0,
+    tau: Annotated[float, typer.Option(help="τ when not swept.")] = 1.0,
+    alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p when not swept.")] = 1.0,
+    beta: Annotated[float, typer.Option(help="β when not swept.")] = 1.0,
+    grid: Annotated[Optional[int], typer.Option(help="Initial conditions per axis of the window at each point "
+                                                     "(default 96; 32 with β; 24 for alignment).")] = None,
+    t1: Annotated[Optional[float], typer.Option(help="basin-size: integration time (default 25/η); alignment: the "
+                                                     "time window (default 1000).")] = None,
+    out: Out = Path("dynsim-out"),
+    fmt: Fmt = Format.png,
+    as_json: AsJson = False,
+):
+    """Regime diagrams over one hyperparameter or a pair: basin size, alignment, bifurcation [T21].
+
+    Example: dynsim sweep basin-size --over alpha_p=0.25:4:9:log; dynsim sweep bifurcation --over eta=0:0.15:61.
+    Writes sweep_<kind>.{png,npz,json} into --out.
+    """
+    import dynsim
+
+    start = time.perf_counter()
+    if grid is not None and grid < 2:
+        raise dynsim.DynsimInputError("grid", f"--grid must be at least 2 (got {grid})")
+    ranges = [dynsim.Range.parse(o) for o in over]
+    base = {"eta": eta, "sigma": sigma, "tau": tau, "alpha_p": alpha_p, "beta": beta}
+    sw = dynsim.sweep(kind, ranges, base=base, grid=grid, t1=t1, progress=lambda m: _err(f"dynsim: {m}"))
+    summary = sw.summary()
+    messages = []
+    if summary.get("partial"):
+        messages.append(f"PARTIAL: {summary['not_settled_or_failed_total']} cells not settled by t1 or failed; "
+                        "they count in neither basin (see per_point)")
+    if "fold_within_bracket" in summary:
+        messages.append(f"saddle-node measured in {summary['fold_bracket_measured']}, closed form eta_c = "
+                        f"{summary['eta_critical_closed_form']:.6g}")
+    _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=dynsim.plot_sweep(sw), arrays=sw.arrays(),
+            parameters={"kind": kind, "over": over, **base, "grid": grid, "t1": t1}, summary=summary, start=start,
+            as_json=as_json, messages=messages)
+
+
 NONCONTRASTIVE = ("byol", "simsiam", "no-predictor", "no-stopgrad", "symmetric-predictor", "symmetrized",
                   "directpred", "directcopy", "directset", "scalar")
 CONTRASTIVE = ("infonce", "infonce-2layer", "directclr")

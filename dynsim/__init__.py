@@ -12,6 +12,7 @@ JAX + diffrax, float64 by default. The public API:
 - solving: :func:`solve` -> :class:`Solution` with a per-trajectory :class:`Status`;
 - analysis: :func:`find_fixed_points`, :func:`jacobian`, :func:`classify`,
   :func:`basins_1d`, :func:`nearest_attractor`;
+- basins and sweeps: :func:`basin_map` -> :class:`BasinMap` (lanes stop at a proven trap);
 - jobs and figures: :func:`phase_portrait`, :func:`plot_phase_portrait`, :func:`simulate`,
   :func:`plot_simulation`, :func:`stepwise`, :func:`plot_stepwise`, :func:`simulate_collapse`,
   :func:`plot_collapse`, :func:`collapse_sweep`.
@@ -79,6 +80,8 @@ from ._collapse import (
     representation_ranks,
     simulate_collapse,
 )
+from ._basins import Axis, BasinMap, basin_map, label_points
+from ._sweep import Range, Sweep, sweep
 from ._solve import Solution, Status, solve
 from ._system import AbstractSystem, param
 
@@ -106,6 +109,20 @@ def plot_collapse(run: CollapseRun):
     return _plot(run)
 
 
+def plot_basin_map(bm: BasinMap):
+    """The basin-map figure: basins, stationary points, separatrix; and the time each cell was proven."""
+    from ._plotting import plot_basin_map as _plot
+
+    return _plot(bm)
+
+
+def plot_sweep(sw: Sweep):
+    """The regime diagram (or bifurcation diagram) of a :func:`sweep`."""
+    from ._plotting import plot_sweep as _plot
+
+    return _plot(sw)
+
+
 def plot_simulation(sim: Simulation):
     """The six-panel figure of a :func:`simulate` run."""
     from ._plotting import plot_simulation as _plot
@@ -114,6 +131,7 @@ def plot_simulation(sim: Simulation):
 
 
 __all__ = [
+    "Axis", "BasinMap", "basin_map", "label_points", "plot_basin_map", "Range", "Sweep", "sweep", "plot_sweep",
     "FrozenX", "InfoNCE", "augmented_views", "block_augmentation", "effective_rank", "info_nce", "theorem1",
     "theorem3_balanced", "theorem3_rates", "theorem3_unbalanced", "CONTRASTIVE_MODELS", "PRESETS", "CollapseRun",
     "CollapseSweep", "collapse_sweep", "representation_ranks", "simulate_collapse", "plot_collapse",

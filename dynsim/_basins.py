@@ -333,8 +333,9 @@ def integrate_lanes(lanes: AbstractSystem, y0: np.ndarray, t1: float, *, rtol: f
     labels = np.full(n, NOT_SETTLED, np.int8)
     t_settle = np.full(n, np.nan)
     steps = np.zeros(n, np.int64)
+    failures: dict[str, int] = {}
     if n == 0:
-        return labels, t_settle, steps
+        return labels, t_settle, steps, failures
     size = min(chunk, max(1024, 1 << (n - 1).bit_length()))
     size += -size % device_count()
     ts = jnp.asarray([0.0, t1])
@@ -352,12 +353,14 @@ def integrate_lanes(lanes: AbstractSystem, y0: np.ndarray, t1: float, *, rtol: f
             jax.tree_util.tree_map(lambda x: x[: idx.size], part), jnp.asarray(t_fin), jnp.asarray(y_fin)))
         ok = (status == Status.SUCCESS) | (status == Status.STOPPED)
         labels[idx] = np.where(ok, np.where(status == Status.STOPPED, lab, NOT_SETTLED), FAILED)
+        for code in status[~ok]:
+            failures[Status(int(code)).label] = failures.get(Status(int(code)).label, 0) + 1
         t_settle[idx] = np.where(labels[idx] >= 0, t_fin, np.nan)
         steps[idx] = np.asarray(sol.num_steps)[: idx.size]
         if progress is not None and (n_chunks > 1 or i == 0):
             progress(f"chunk {i + 1}/{n_chunks}: {idx[-1] + 1:,}/{n:,} lanes integrated, "
                      f"{int(np.sum(labels[: idx[-1] + 1] < 0))} not settled or failed so far")
-    return labels, t_settle, steps
+    return labels, t_settle, steps, failures
 
 
 def basin_map(
@@ -400,20 +403,44 @@ def basin_map(
     if not isinstance(chunk, int) or chunk < 1:
         raise DynsimInputError("chunk", f"chunk must be a positive integer (got {chunk!r})")
 
-    timing = {}
     start = time.perf_counter()
     P, S = np.meshgrid(p.values(), s.values())
-    p0, s0 = P.ravel(), S.ravel()
+    labels, t_settle, steps, info = label_points(system, P.ravel(), S.ravel(), tau0=tau0, t1=t1, rtol=rtol,
+                                                 atol=atol, max_steps=max_steps, chunk=chunk, progress=progress)
+    timing = {"labels": time.perf_counter() - start}
+    fp = _fixed_points(system)
+    tr = info.pop("traps")
+    attractors = _attractors(system, tr)
+    branches = []
+    if separatrix and not is3d and eta > 0:
+        branches = stable_manifold(system, fp, p, s)
+    timing["total"] = time.perf_counter() - start
+    shape = (s.num, p.num)
+    return BasinMap(system, p, s, tau0 if is3d else None, labels.reshape(shape), t_settle.reshape(shape),
+                    steps.reshape(shape), fp, attractors, branches, tr, info, timing)
+
+
+def label_points(system: EigenDynamics2D | EigenDynamics3D, p0: np.ndarray, s0: np.ndarray, *, tau0: float = 1.0,
+                 t1: float | None = None, rtol: float = 1e-6, atol: float = 1e-9, max_steps: int = 20_000,
+                 chunk: int = DEFAULT_CHUNK, progress: Callable[[str], None] | None = None):
+    """Labels, proof times and solver steps of the initial conditions ``(p0, s0)`` (1-D arrays), and a
+    dict of solver information; what :func:`basin_map` does for each cell of its grid."""
+    _check_system(system)
+    is3d = isinstance(system, EigenDynamics3D)
+    eta = float(system.eta)
+    t1 = default_t1(eta) if t1 is None else t1
+    p0, s0 = np.asarray(p0, float).ravel(), np.asarray(s0, float).ravel()
     alpha = float(system.alpha_p)
     c0 = s0 - p0 * p0 / alpha
     tr = traps(eta, float(system.sigma), float(getattr(system, "tau", 1.0)), alpha)
     labels = np.full(p0.size, NOT_SETTLED, np.int8)
     t_settle = np.full(p0.size, np.nan)
     steps = np.zeros(p0.size, np.int64)
+    failures = {}
+    todo = np.zeros(0, int)
     if eta == 0 and not is3d:
         labels[:] = _closed_form_eta0(p0, s0, alpha, float(system.tau), float(system.sigma))
         t_settle[:] = 0.0
-        todo = np.zeros(0, int)
     else:
         lanes = _lane_system(system, tr, c0).broadcast_to((p0.size,))
         y0 = np.stack([p0, s0] + ([np.full_like(p0, tau0)] if is3d else []), -1)
@@ -422,32 +449,24 @@ def basin_map(
         labels[:] = first
         t_settle[first >= 0] = 0.0
         todo = np.flatnonzero(first == NOT_SETTLED)
-        timing["setup"] = time.perf_counter() - start
         if progress is not None:
             progress(f"{p0.size - todo.size:,} of {p0.size:,} cells decided at t = 0 by the invariant; "
                      f"integrating {todo.size:,} to t1 = {t1:g} on {device_count()} device(s)")
         if todo.size:
             sub = jax.tree_util.tree_map(lambda x: x[todo], lanes)
-            lab, ts_, st = integrate_lanes(sub, y0[todo], t1, rtol=rtol, atol=atol, max_steps=max_steps,
-                                           chunk=chunk, progress=progress)
+            lab, ts_, st, failures = integrate_lanes(sub, y0[todo], t1, rtol=rtol, atol=atol, max_steps=max_steps,
+                                                     chunk=chunk, progress=progress)
             labels[todo], t_settle[todo], steps[todo] = lab, ts_, st
-    timing["integrate"] = time.perf_counter() - start - timing.get("setup", 0.0)
-
-    fp = _fixed_points(system)
-    attractors = _attractors(system, tr)
-    branches = []
-    if separatrix and not is3d and eta > 0:
-        branches = stable_manifold(system, fp, p, s)
-    timing["total"] = time.perf_counter() - start
-    shape = (s.num, p.num)
-    solver = {"method": "Tsit5 + PIDController in (p, log s), stopped at a proven trap", "rtol": rtol, "atol": atol,
-              "t1": t1, "max_steps": max_steps, "devices": device_count(), "lanes_integrated": int(todo.size),
-              "steps_mean": float(steps[todo].mean()) if todo.size else 0.0,
-              "steps_max": int(steps[todo].max()) if todo.size else 0}
+    info = {"method": "Tsit5 + PIDController in (p, log s), stopped at a proven trap", "rtol": rtol, "atol": atol,
+            "t1": t1, "max_steps": max_steps, "devices": device_count(), "lanes_integrated": int(todo.size),
+            "steps_mean": float(steps[todo].mean()) if todo.size else 0.0,
+            "steps_max": int(steps[todo].max()) if todo.size else 0, "failures": failures, "traps": tr}
     if eta == 0 and not is3d:
-        solver["method"] = "closed form (eta = 0: the invariant c is conserved)"
-    return BasinMap(system, p, s, tau0 if is3d else None, labels.reshape(shape), t_settle.reshape(shape),
-                    steps.reshape(shape), fp, attractors, branches, tr, solver, timing)
+        info["method"] = "closed form (eta = 0: the invariant c is conserved)"
+    if is3d and failures.get("diverged"):
+        info["failures_note"] = ("diverged lanes: tau blows up in finite time (d tau/dt ~ |p| tau^2 for p < 0), "
+                                 "where assumption 2 (W_a = tau W) stops describing an EMA")
+    return labels, t_settle, steps, info
 
 
 def _fixed_points(system) -> FixedPoints:

@@ -623,3 +623,44 @@ def plot_basin_map(bm):
         fig.suptitle(f"{sm['grid'][0]} x {sm['grid'][1]} initial conditions; t1 = {bm.solver['t1']:g}; "
                      f"{counts['not settled']} not settled, {counts['failed']} failed")
     return fig
+
+
+def plot_sweep(sw):
+    """A regime diagram: a curve (one parameter) or a heat map (two); bifurcation diagrams draw the
+    branches of ``p*`` (stable filled, unstable hollow) and the closed-form saddle-node."""
+    r = sw.ranges
+    labels = {"eta": r"$\eta$", "sigma": r"$\sigma$", "tau": r"$\tau$", "alpha_p": r"$\alpha_p$", "beta": r"$\beta$"}
+    ylabel = {"basin-size": "collapsed fraction of the window",
+              "alignment": "fraction of time with the alignment condition"}
+    with style():
+        fig, ax = plt.subplots(figsize=(6.2, 4.2), layout="constrained")
+        x = r[0].values()
+        if sw.kind == "bifurcation":
+            P, St = sw.quantity, sw.extra["stable"]
+            xs = np.repeat(x[:, None], P.shape[1], 1)
+            fin = np.isfinite(P)
+            ax.plot(xs[fin & St], P[fin & St], "o", ms=3, color=STABLE, label="stable")
+            ax.plot(xs[fin & ~St], P[fin & ~St], "o", ms=3.5, mfc="white", mec=UNSTABLE, label="unstable")
+            if "eta_critical_closed_form" in sw.info:
+                ax.axvline(sw.info["eta_critical_closed_form"], color="0.3", ls="--", lw=0.9,
+                           label=r"$\eta_c=\tau^2/(4(1+\sigma^2))$")
+            ax.set_ylabel(r"stationary $p^*$ of $\dot p = p^2[\tau-(1+\sigma^2)p]-\eta p$")
+            ax.legend(loc="best")
+            ax.set_title("Bifurcation diagram: the saddle-node where $p^*_-$ meets $p^*_+$")
+        elif len(r) == 1:
+            ax.plot(x, sw.quantity, "o-", color=PALETTE["blue"], ms=4)
+            ax.set_ylabel(ylabel[sw.kind])
+            ax.set_title(f"{sw.kind}: {sw.info['quantity']}", fontsize=8.5)
+        else:
+            y = r[1].values()
+            im = ax.pcolormesh(_edges(x, r[0].log), _edges(y, r[1].log), sw.quantity.T, cmap="viridis",
+                               rasterized=True)
+            fig.colorbar(im, ax=ax, label=ylabel[sw.kind])
+            ax.set_ylabel(labels[r[1].name])
+            if r[1].log:
+                ax.set_yscale("log")
+            ax.set_title(f"{sw.kind}: {sw.info['quantity']}", fontsize=8.5)
+        if r[0].log:
+            ax.set_xscale("log")
+        ax.set_xlabel(labels[r[0].name])
+    return fig

@@ -1,0 +1,222 @@
+r"""Sweeps over hyperparameters: regime diagrams of the eigenvalue dynamics [T21].
+
+- ``basin-size``: the fraction of a fixed window of initial conditions ``(p_0, s_0)`` that collapses,
+  against one or two of ``eta, sigma, tau, alpha_p, beta`` (``beta`` uses the EMA system), each
+  point a batched, trap-stopped integration (:func:`~dynsim.label_points`);
+- ``alignment``: the fraction of ``[0, t1]`` during which the eigenspace-alignment condition
+  ``p (tau - k p) < (alpha_p k s + 3 eta) / 2`` (``k = 1 + sigma^2``) holds, averaged over the window;
+- ``bifurcation``: the stationary points ``p*`` of the 1-D reduction and their stability against
+  one parameter (found by :func:`~dynsim.find_fixed_points`, compared with the closed form), with
+  the saddle-node at ``eta_c = tau^2 / (4 (1 + sigma^2))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from ._basins import COLLAPSED, NOT_SETTLED, FAILED, default_axes, label_points
+from ._eigen import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, critical_eta, nontrivial_roots
+from ._analysis import find_fixed_points
+from ._errors import DynsimInputError
+from ._solve import solve
+
+PARAMETERS = ("eta", "sigma", "tau", "alpha_p", "beta")
+KINDS = ("basin-size", "alignment", "bifurcation")
+DEFAULTS = {"eta": 4e-4, "sigma": 1.0, "tau": 1.0, "alpha_p": 1.0, "beta": 1.0}
+MAX_POINTS = 4096  # parameter points in one sweep
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """``num`` values of parameter ``name`` on ``[lo, hi]``, linear or log."""
+
+    name: str
+    lo: float
+    hi: float
+    num: int
+    log: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> "Range":
+        """``NAME=LO:HI:N`` or ``NAME=LO:HI:N:log``."""
+        name, sep, spec = text.partition("=")
+        name = name.strip().replace("-", "_")
+        parts = spec.split(":")
+        if not sep or len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("log", "linear")):
+            raise DynsimInputError("over", f"expected NAME=LO:HI:N[:log], got {text!r}")
+        try:
+            lo, hi, num = float(parts[0]), float(parts[1]), int(parts[2])
+        except ValueError:
+            raise DynsimInputError("over", f"expected numbers in NAME=LO:HI:N[:log], got {text!r}") from None
+        return cls(name, lo, hi, num, len(parts) == 4 and parts[3] == "log")
+
+    def check(self) -> None:
+        if self.name not in PARAMETERS:
+            raise DynsimInputError("over", f"unknown parameter {self.name!r}: sweepable are {', '.join(PARAMETERS)}")
+        if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
+            raise DynsimInputError("over", f"{self.name}: the range must be finite")
+        if not self.lo < self.hi:
+            raise DynsimInputError("over", f"{self.name}: the range is empty or inverted ({self.lo:g} >= {self.hi:g})")
+        if self.log and self.lo <= 0:
+            raise DynsimInputError("over", f"{self.name}: a log range needs a positive lower end (got {self.lo:g})")
+        if self.num < 2:
+            raise DynsimInputError("over", f"{self.name}: at least 2 values (got {self.num})")
+
+    def values(self) -> np.ndarray:
+        return np.geomspace(self.lo, self.hi, self.num) if self.log else np.linspace(self.lo, self.hi, self.num)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """A regime diagram: ``values`` (one array per swept parameter), the measured ``quantity`` on
+    their grid (``indexing='ij'``), and for bifurcation diagrams the branches of ``p*``."""
+
+    kind: str
+    ranges: tuple[Range, ...]
+    base: dict[str, float]
+    quantity: np.ndarray
+    extra: dict[str, np.ndarray]
+    info: dict
+
+    def summary(self) -> dict:
+        out = {"kind": self.kind, "over": [dataclasses.asdict(r) for r in self.ranges], "base": self.base, **self.info}
+        if self.kind != "bifurcation":
+            q = self.quantity
+            out["quantity_range"] = [float(np.nanmin(q)), float(np.nanmax(q))] if np.isfinite(q).any() else None
+            if len(self.ranges) == 1:
+                d = np.diff(q)
+                out["trend"] = ("increasing" if np.all(d >= 0) else "decreasing" if np.all(d <= 0) else "not monotone")
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {**{f"values_{r.name}": r.values() for r in self.ranges}, "quantity": self.quantity, **self.extra}
+
+
+def _check(kind: str, ranges, base) -> None:
+    if kind not in KINDS:
+        raise DynsimInputError("kind", f"unknown sweep {kind!r}: one of {', '.join(KINDS)}")
+    if not 1 <= len(ranges) <= 2:
+        raise DynsimInputError("over", "sweep one parameter or a pair of them")
+    for r in ranges:
+        r.check()
+    if len(ranges) == 2 and ranges[0].name == ranges[1].name:
+        raise DynsimInputError("over", f"{ranges[0].name} is swept twice")
+    if kind == "bifurcation" and len(ranges) != 1:
+        raise DynsimInputError("over", "a bifurcation diagram sweeps one parameter")
+    if kind == "bifurcation" and ranges[0].name in ("alpha_p", "beta"):
+        raise DynsimInputError("over", f"the stationary p* do not depend on {ranges[0].name}: sweep eta, sigma or tau")
+    if int(np.prod([r.num for r in ranges])) > MAX_POINTS:
+        raise DynsimInputError("over", f"more than {MAX_POINTS} parameter points")
+    for name in base:
+        if name not in PARAMETERS:
+            raise DynsimInputError("base", f"unknown parameter {name!r}")
+
+
+def sweep(kind: str, ranges: list[Range], *, base: dict[str, float] | None = None, grid: int | None = None,
+          t1: float | None = None, progress: Callable[[str], None] | None = None) -> Sweep:
+    """Run a ``kind`` sweep over one or two :class:`Range` s; the other parameters from ``base``
+    (defaults: ``eta = 4e-4, sigma = tau = alpha_p = beta = 1``)."""
+    base = {**DEFAULTS, **(base or {})}
+    _check(kind, ranges, base)
+    if kind == "bifurcation":
+        return _bifurcation(ranges[0], base)
+    points = list(itertools.product(*[r.values() for r in ranges]))
+    shape = tuple(r.num for r in ranges)
+    uses_beta = any(r.name == "beta" for r in ranges)
+    q = np.full(len(points), np.nan)
+    unsettled = np.zeros(len(points), int)
+    nontrivial = np.full(len(points), np.nan)
+    for i, vals in enumerate(points):
+        prm = {**base, **{r.name: float(v) for r, v in zip(ranges, vals)}}
+        if kind == "basin-size":
+            if uses_beta:
+                system = EigenDynamics3D(eta=prm["eta"], sigma=prm["sigma"], alpha_p=prm["alpha_p"], beta=prm["beta"])
+            else:
+                system = EigenDynamics2D(eta=prm["eta"], sigma=prm["sigma"], tau=prm["tau"], alpha_p=prm["alpha_p"])
+            num = grid or (32 if uses_beta else 96)
+            pa, sa = default_axes(EigenDynamics2D(eta=base["eta"], sigma=base["sigma"], tau=base["tau"],
+                                                  alpha_p=base["alpha_p"]), num)  # one window for every point
+            P, S = np.meshgrid(pa.values(), sa.values())
+            labels, *_ = label_points(system, P.ravel(), S.ravel(), t1=t1)
+            q[i] = np.mean(labels == COLLAPSED)
+            nontrivial[i] = np.mean(labels == 1)
+            unsettled[i] = int(np.sum((labels == NOT_SETTLED) | (labels == FAILED)))
+        else:
+            q[i] = _alignment_fraction(prm, grid or 24, t1 or 1000.0)
+        if progress is not None and (i + 1) % max(1, len(points) // 10) == 0:
+            progress(f"{i + 1}/{len(points)} parameter points")
+    info = {"quantity": "collapsed fraction of the window" if kind == "basin-size" else
+            "fraction of [0, t1] with the alignment condition, averaged over the window",
+            "t1": t1 if kind == "basin-size" else (t1 or 1000.0)}
+    extra = {}
+    if kind == "basin-size":
+        info["model"] = "eigen3d (p, s, tau), tau(0) = 1" if uses_beta else "eigen2d (p, s)"
+        info["cells_per_point"] = (grid or (32 if uses_beta else 96)) ** 2
+        info["not_settled_or_failed_total"] = int(unsettled.sum())
+        extra["not_settled_or_failed"] = unsettled.reshape(shape)
+        extra["nontrivial_fraction"] = nontrivial.reshape(shape)
+        info["per_point"] = [{**{r.name: float(v) for r, v in zip(ranges, vals)}, "collapsed": float(c),
+                              "non_trivial": float(nt), "not_settled_or_failed": int(u)}
+                             for vals, c, nt, u in zip(points, q, nontrivial, unsettled)]
+        if unsettled.any():
+            info["partial"] = True
+    return Sweep(kind, tuple(ranges), base, q.reshape(shape), extra, info)
+
+
+def _alignment_fraction(prm: dict, grid: int, t1: float) -> float:
+    system = EigenDynamics2D(eta=prm["eta"], sigma=prm["sigma"], tau=prm["tau"], alpha_p=prm["alpha_p"])
+    pa, sa = default_axes(system, grid)
+    P, S = np.meshgrid(pa.values(), sa.values())
+    ts = np.linspace(0.0, t1, 257)
+    sol = solve(system, np.stack([P.ravel(), S.ravel()], -1), ts, rtol=1e-6, atol=1e-9, log_positive=True)
+    ys = np.asarray(sol.ys)
+    p, s = ys[..., 0], ys[..., 1]
+    k = 1.0 + prm["sigma"] ** 2
+    holds = p * (prm["tau"] - k * p) < 0.5 * (prm["alpha_p"] * k * s + 3.0 * prm["eta"])
+    ok = np.asarray(sol.ok)
+    return float(np.mean(holds[ok])) if ok.any() else math.nan
+
+
+def _bifurcation(r: Range, base: dict) -> Sweep:
+    values = r.values()
+    pts, stable, errs = [], [], []
+    for v in values:
+        prm = {**base, r.name: float(v)}
+        sys1 = EigenDynamics1D(eta=prm["eta"], sigma=prm["sigma"], tau=prm["tau"])
+        p0 = prm["tau"] / (1 + prm["sigma"] ** 2) if prm["tau"] > 0 else 1.0
+        starts = np.concatenate([np.linspace(-p0, 2 * p0, 31), np.geomspace(1e-9 * p0, 1.5 * p0, 40)])[:, None]
+        fp = find_fixed_points(sys1, starts)
+        keep = fp.isolated
+        pts.append(fp.points[keep, 0])
+        stable.append(fp.stable[keep])
+        pm, pp = (float(x) for x in nontrivial_roots(prm["eta"], prm["sigma"], prm["tau"]))
+        closed = [0.0] + [x for x in (pm, pp) if np.isfinite(x) and x > 0]
+        found = sorted(fp.points[:, 0])
+        if len(found) == len(set(np.round(closed, 12))):
+            errs.append(max(abs(a - b) for a, b in zip(found, sorted(set(closed)))))
+        else:
+            errs.append(math.nan)
+    m = max(len(p) for p in pts)
+    P = np.full((len(values), m), np.nan)
+    St = np.zeros((len(values), m), bool)
+    for i, (p, st) in enumerate(zip(pts, stable)):
+        P[i, : len(p)], St[i, : len(p)] = p, st
+    n_nontrivial = np.sum(np.isfinite(P) & (P > 0), axis=1)
+    info = {"quantity": "stationary points p* of the 1-D reduction", "closed_form_error_max": float(np.nanmax(errs)),
+            "points_missing_vs_closed_form": int(np.sum(np.isnan(errs)))}
+    if r.name == "eta":
+        eta_c = float(critical_eta(base["sigma"], base["tau"]))
+        two = values[n_nontrivial >= 2]
+        none = values[n_nontrivial == 0]
+        info["eta_critical_closed_form"] = eta_c
+        info["fold_bracket_measured"] = [float(two.max()) if two.size else None,
+                                         float(none[none > (two.max() if two.size else -1)].min())
+                                         if (none > (two.max() if two.size else -1)).any() else None]
+        lo, hi = info["fold_bracket_measured"]
+        info["fold_within_bracket"] = lo is not None and hi is not None and lo <= eta_c <= hi
+    return Sweep("bifurcation", (r,), base, P, {"stable": St, "closed_form_error": np.asarray(errs)}, info)

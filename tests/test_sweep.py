@@ -1,0 +1,59 @@
+"""Sweeps: the bifurcation diagram against the closed form, the basin-size trend in alpha_p, and
+the CLI's handling of bad sweep specifications."""
+
+import numpy as np
+import pytest
+
+import cli
+import dynsim
+
+
+def test_bifurcation_fold_at_the_closed_form_critical_eta():
+    sw = dynsim.sweep("bifurcation", [dynsim.Range("eta", 0.0, 0.2, 81)])
+    info = sw.summary()
+    assert info["points_missing_vs_closed_form"] == 0
+    assert info["closed_form_error_max"] < 1e-10
+    assert info["fold_within_bracket"] and info["eta_critical_closed_form"] == pytest.approx(0.125)
+    lo, hi = info["fold_bracket_measured"]
+    assert hi - lo <= 0.2 / 80 * 2 + 1e-12
+
+
+def test_basin_size_shrinks_with_alpha_p_and_matches_label_points():
+    sw = dynsim.sweep("basin-size", [dynsim.Range("alpha_p", 0.25, 4.0, 3, log=True)], grid=24)
+    q = sw.quantity
+    assert sw.summary()["trend"] == "decreasing" and q[0] - q[-1] > 0.01
+    # The sweep's point equals a direct labelling of the same window.
+    sys_ = dynsim.EigenDynamics2D(eta=4e-4, sigma=1.0, alpha_p=4.0)
+    pa, sa = dynsim._basins.default_axes(dynsim.EigenDynamics2D(eta=4e-4, sigma=1.0), 24)
+    P, S = np.meshgrid(pa.values(), sa.values())
+    labels, *_ = dynsim.label_points(sys_, P.ravel(), S.ravel())
+    assert q[-1] == np.mean(labels == 0)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["sweep", "basin-size", "--over", "foo=1:2:3"], "unknown parameter"),
+    (["sweep", "basin-size", "--over", "eta=1:1:3"], "empty or inverted"),
+    (["sweep", "basin-size", "--over", "eta=0:1:3:log"], "log range"),
+    (["sweep", "basin-size", "--over", "eta=1:2"], "NAME=LO:HI:N"),
+    (["sweep", "nope", "--over", "eta=0:1:3"], "unknown sweep"),
+    (["basin-map", "--p-min", "1", "--p-max", "1"], "--p-min"),
+    (["basin-map", "--s-min", "0"], "log s axis"),
+    (["basin-map", "--grid", "5000"], "over the limit"),
+])
+def test_bad_sweeps_and_maps_exit_2(tmp_path, capsys, args, needle):
+    rc = cli.main([*args, "--out", str(tmp_path / "never")])
+    _, err = capsys.readouterr()
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and needle in err, err
+    assert not (tmp_path / "never").exists()
+
+
+def test_basin_map_command_writes_outputs(tmp_path, capsys):
+    import json
+    rc = cli.main(["basin-map", "--grid", "24", "--out", str(tmp_path), "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    summary = json.loads(out)
+    assert summary["complete"] and summary["cells"] == 576
+    data = np.load(tmp_path / "basin_map.npz")
+    assert data["labels"].shape == (24, 24) and "separatrix_0" in data
+    assert (tmp_path / "basin_map.png").stat().st_size > 20_000
