@@ -231,8 +231,6 @@ def sweep_cmd(
     import dynsim
 
     start = time.perf_counter()
-    if grid is not None and grid < 2:
-        raise dynsim.DynsimInputError("grid", f"--grid must be at least 2 (got {grid})")
     ranges = [dynsim.Range.parse(o) for o in over]
     base = {"eta": eta, "sigma": sigma, "tau": tau, "alpha_p": alpha_p, "beta": beta}
     sw = dynsim.sweep(kind, ranges, base=base, grid=grid, t1=t1, progress=lambda m: _err(f"dynsim: {m}"))

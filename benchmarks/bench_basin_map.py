@@ -23,17 +23,14 @@ from scipy.integrate import solve_ivp
 
 import dynsim
 from dynsim._basins import COLLAPSED, NONTRIVIAL, NOT_SETTLED, _lane_system, traps
-from _common import write
+from _common import log_s_rhs, write
 
 ETA, SIGMA, TAU, ALPHA, T1 = 4e-4, 1.0, 1.0, 1.0, 2e4
 K = 1 + SIGMA**2
 RHS_FLOPS = 30  # (p, log s) field: one exp (~20 flops) and ~10 arithmetic operations
 
 
-def rhs(t, y):
-    p, z = y
-    g = TAU - K * p
-    return [ALPHA * np.exp(z) * g - ETA * p, 2.0 * (p * g - ETA)]
+rhs = log_s_rhs(ETA, K, TAU, ALPHA)  # the same flow in (p, log s), plain numpy
 
 
 def main() -> None:

@@ -17,15 +17,12 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 import dynsim
-from _common import write
+from _common import log_s_rhs, write
 
 ETA, K, TAU, ALPHA = 4e-4, 2.0, 1.0, 1.0
 
 
-def rhs(t, z):  # the same flow in (p, u = log s), plain numpy (no JAX dispatch in scipy's loop)
-    p, u = z
-    g = TAU - K * p
-    return [ALPHA * np.exp(u) * g - ETA * p, 2.0 * (p * g - ETA)]
+rhs = log_s_rhs(ETA, K, TAU, ALPHA)  # the same flow in (p, log s), plain numpy
 
 
 def main() -> None:

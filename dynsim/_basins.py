@@ -181,7 +181,7 @@ def traps(eta: float, sigma: float, tau: float, alpha_p: float) -> Traps:
     stable = [x for x, st in zip(pts, fp.stable) if st and x > 0]
     p_sep = min(unstable) if unstable else math.inf
     p_plus = max(stable) if stable else math.nan
-    if stable and not unstable:  # cannot happen for eta > 0: the fold creates both together
+    if stable and not unstable:  # eta = 0: p*_- has merged with the degenerate point p = 0
         p_sep = 0.0
     k = 1.0 + sigma**2
     f1 = lambda q: _f1(q, eta, tau, k)
@@ -393,15 +393,8 @@ def basin_map(
     if s.lo < 0:
         raise DynsimInputError("s_min", f"s is an eigenvalue of F = W X W^T >= 0: s_min must be >= 0 (got {s.lo:g})")
     check_grid_size(p.num, s.num)
-    check_solver_options(rtol, atol, max_steps)
     is3d = isinstance(system, EigenDynamics3D)
-    if is3d:
-        check_param("tau0", tau0, lower=0.0, lower_open=True)
     eta = float(system.eta)
-    t1 = default_t1(eta) if t1 is None else t1
-    check_param("t1", t1, lower=0.0, lower_open=True)
-    if not isinstance(chunk, int) or chunk < 1:
-        raise DynsimInputError("chunk", f"chunk must be a positive integer (got {chunk!r})")
 
     start = time.perf_counter()
     P, S = np.meshgrid(p.values(), s.values())
@@ -426,9 +419,15 @@ def label_points(system: EigenDynamics2D | EigenDynamics3D, p0: np.ndarray, s0: 
     """Labels, proof times and solver steps of the initial conditions ``(p0, s0)`` (1-D arrays), and a
     dict of solver information; what :func:`basin_map` does for each cell of its grid."""
     _check_system(system)
+    check_solver_options(rtol, atol, max_steps)
     is3d = isinstance(system, EigenDynamics3D)
+    if is3d:
+        check_param("tau0", tau0, lower=0.0, lower_open=True)
     eta = float(system.eta)
     t1 = default_t1(eta) if t1 is None else t1
+    check_param("t1", t1, lower=0.0, lower_open=True)
+    if not isinstance(chunk, int) or chunk < 1:
+        raise DynsimInputError("chunk", f"chunk must be a positive integer (got {chunk!r})")
     p0, s0 = np.asarray(p0, float).ravel(), np.asarray(s0, float).ravel()
     alpha = float(system.alpha_p)
     c0 = s0 - p0 * p0 / alpha

@@ -552,6 +552,16 @@ def _edges(v: np.ndarray, log: bool) -> np.ndarray:
     return np.exp(e) if log else e
 
 
+def _grid_axes(ax, bm, p_edges, s_edges):
+    """Limits at the grid's outer cell edges, and the axes' linear or log scales."""
+    ax.set_xlim(p_edges[0], p_edges[-1])
+    ax.set_ylim(s_edges[0], s_edges[-1])
+    if bm.p.log:
+        ax.set_xscale("log")
+    if bm.s.log:
+        ax.set_yscale("log")
+
+
 def plot_basin_map(bm):
     """Left: the basins with the stationary points, the saddle's stable manifold and the parabola
     ``s = p^2/alpha_p``; right: the time at which each cell was proven to be in its basin."""
@@ -580,12 +590,7 @@ def plot_basin_map(bm):
                     if i == 0 else None)
         fp = bm.fixed_points
         _mark_points(ax, fp.points, fp.stability, fp.isolated, (p[0], p[-1], s[0], s[-1]))
-        ax.set_xlim(pe[0], pe[-1])
-        ax.set_ylim(se[0], se[-1])
-        if bm.p.log:
-            ax.set_xscale("log")
-        if bm.s.log:
-            ax.set_yscale("log")
+        _grid_axes(ax, bm, pe, se)
         ax.set_xlabel(r"$p_0$ (eigenvalue of $W_p$)")
         ax.set_ylabel(r"$s_0$ (eigenvalue of $F = W X W^\top$)")
         counts = sm["counts"]
@@ -611,12 +616,7 @@ def plot_basin_map(bm):
         for br in bm.separatrix:
             br = np.where(br[:, 1:] > 0, br, np.nan) if bm.s.log else br
             ax.plot(br[:, 0], br[:, 1], color=PALETTE["sky"], lw=1.0)
-        ax.set_xlim(pe[0], pe[-1])
-        ax.set_ylim(se[0], se[-1])
-        if bm.p.log:
-            ax.set_xscale("log")
-        if bm.s.log:
-            ax.set_yscale("log")
+        _grid_axes(ax, bm, pe, se)
         ax.set_xlabel(r"$p_0$")
         ax.set_title(f"Proven at once (light grey: {100 * sm['decided_without_integrating'] / sm['cells']:.0f}% of "
                      f"cells) or after integrating")

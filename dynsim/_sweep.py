@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._basins import COLLAPSED, NOT_SETTLED, FAILED, default_axes, label_points
+from ._basins import COLLAPSED, NOT_SETTLED, FAILED, Axis, default_axes, label_points
 from ._eigen import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, critical_eta, nontrivial_roots
 from ._analysis import find_fixed_points
 from ._errors import DynsimInputError
@@ -32,14 +32,9 @@ MAX_POINTS = 4096  # parameter points in one sweep
 
 
 @dataclasses.dataclass(frozen=True)
-class Range:
-    """``num`` values of parameter ``name`` on ``[lo, hi]``, linear or log."""
-
-    name: str
-    lo: float
-    hi: float
-    num: int
-    log: bool = False
+class Range(Axis):
+    """``num`` values of parameter ``name`` on ``[lo, hi]``, linear or log (a basin map's
+    :class:`~dynsim.Axis`, checked as a sweep's ``--over``)."""
 
     @classmethod
     def parse(cls, text: str) -> "Range":
@@ -66,9 +61,6 @@ class Range:
             raise DynsimInputError("over", f"{self.name}: a log range needs a positive lower end (got {self.lo:g})")
         if self.num < 2:
             raise DynsimInputError("over", f"{self.name}: at least 2 values (got {self.num})")
-
-    def values(self) -> np.ndarray:
-        return np.geomspace(self.lo, self.hi, self.num) if self.log else np.linspace(self.lo, self.hi, self.num)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,11 +115,18 @@ def sweep(kind: str, ranges: list[Range], *, base: dict[str, float] | None = Non
     (defaults: ``eta = 4e-4, sigma = tau = alpha_p = beta = 1``)."""
     base = {**DEFAULTS, **(base or {})}
     _check(kind, ranges, base)
+    if grid is not None and (not isinstance(grid, int) or grid < 2):
+        raise DynsimInputError("grid", f"--grid must be at least 2 (got {grid})")
     if kind == "bifurcation":
         return _bifurcation(ranges[0], base)
     points = list(itertools.product(*[r.values() for r in ranges]))
     shape = tuple(r.num for r in ranges)
     uses_beta = any(r.name == "beta" for r in ranges)
+    num = grid or {"basin-size": 32 if uses_beta else 96, "alignment": 24}[kind]
+    if kind == "basin-size":  # one window of initial conditions for every parameter point
+        pa, sa = default_axes(EigenDynamics2D(eta=base["eta"], sigma=base["sigma"], tau=base["tau"],
+                                              alpha_p=base["alpha_p"]), num)
+        P, S = np.meshgrid(pa.values(), sa.values())
     q = np.full(len(points), np.nan)
     unsettled = np.zeros(len(points), int)
     nontrivial = np.full(len(points), np.nan)
@@ -138,16 +137,12 @@ def sweep(kind: str, ranges: list[Range], *, base: dict[str, float] | None = Non
                 system = EigenDynamics3D(eta=prm["eta"], sigma=prm["sigma"], alpha_p=prm["alpha_p"], beta=prm["beta"])
             else:
                 system = EigenDynamics2D(eta=prm["eta"], sigma=prm["sigma"], tau=prm["tau"], alpha_p=prm["alpha_p"])
-            num = grid or (32 if uses_beta else 96)
-            pa, sa = default_axes(EigenDynamics2D(eta=base["eta"], sigma=base["sigma"], tau=base["tau"],
-                                                  alpha_p=base["alpha_p"]), num)  # one window for every point
-            P, S = np.meshgrid(pa.values(), sa.values())
             labels, *_ = label_points(system, P.ravel(), S.ravel(), t1=t1)
             q[i] = np.mean(labels == COLLAPSED)
             nontrivial[i] = np.mean(labels == 1)
             unsettled[i] = int(np.sum((labels == NOT_SETTLED) | (labels == FAILED)))
         else:
-            q[i] = _alignment_fraction(prm, grid or 24, t1 or 1000.0)
+            q[i] = _alignment_fraction(prm, num, t1 or 1000.0)
         if progress is not None and (i + 1) % max(1, len(points) // 10) == 0:
             progress(f"{i + 1}/{len(points)} parameter points")
     info = {"quantity": "collapsed fraction of the window" if kind == "basin-size" else
@@ -156,7 +151,7 @@ def sweep(kind: str, ranges: list[Range], *, base: dict[str, float] | None = Non
     extra = {}
     if kind == "basin-size":
         info["model"] = "eigen3d (p, s, tau), tau(0) = 1" if uses_beta else "eigen2d (p, s)"
-        info["cells_per_point"] = (grid or (32 if uses_beta else 96)) ** 2
+        info["cells_per_point"] = num**2
         info["not_settled_or_failed_total"] = int(unsettled.sum())
         extra["not_settled_or_failed"] = unsettled.reshape(shape)
         extra["nontrivial_fraction"] = nontrivial.reshape(shape)
