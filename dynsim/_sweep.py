@@ -123,10 +123,12 @@ def sweep(kind: str, ranges: list[Range], *, base: dict[str, float] | None = Non
     shape = tuple(r.num for r in ranges)
     uses_beta = any(r.name == "beta" for r in ranges)
     num = grid or {"basin-size": 32 if uses_beta else 96, "alignment": 24}[kind]
-    if kind == "basin-size":  # one window of initial conditions for every parameter point
-        pa, sa = default_axes(EigenDynamics2D(eta=base["eta"], sigma=base["sigma"], tau=base["tau"],
-                                              alpha_p=base["alpha_p"]), num)
-        P, S = np.meshgrid(pa.values(), sa.values())
+    # One window of initial conditions for every parameter point (the base parameters' default):
+    # a window scaled with alpha_p would hide alpha_p entirely (s' = alpha_p s removes it).
+    pa, sa = default_axes(EigenDynamics2D(eta=base["eta"], sigma=base["sigma"], tau=base["tau"],
+                                          alpha_p=base["alpha_p"]), num)
+    P, S = np.meshgrid(pa.values(), sa.values())
+    y0 = np.stack([P.ravel(), S.ravel()], -1)
     q = np.full(len(points), np.nan)
     unsettled = np.zeros(len(points), int)
     nontrivial = np.full(len(points), np.nan)
@@ -137,12 +139,12 @@ def sweep(kind: str, ranges: list[Range], *, base: dict[str, float] | None = Non
                 system = EigenDynamics3D(eta=prm["eta"], sigma=prm["sigma"], alpha_p=prm["alpha_p"], beta=prm["beta"])
             else:
                 system = EigenDynamics2D(eta=prm["eta"], sigma=prm["sigma"], tau=prm["tau"], alpha_p=prm["alpha_p"])
-            labels, *_ = label_points(system, P.ravel(), S.ravel(), t1=t1)
+            labels, *_ = label_points(system, y0[:, 0], y0[:, 1], t1=t1)
             q[i] = np.mean(labels == COLLAPSED)
             nontrivial[i] = np.mean(labels == 1)
             unsettled[i] = int(np.sum((labels == NOT_SETTLED) | (labels == FAILED)))
         else:
-            q[i] = _alignment_fraction(prm, num, t1 or 1000.0)
+            q[i] = _alignment_fraction(prm, y0, t1 or 1000.0)
         if progress is not None and (i + 1) % max(1, len(points) // 10) == 0:
             progress(f"{i + 1}/{len(points)} parameter points")
     info = {"quantity": "collapsed fraction of the window" if kind == "basin-size" else
@@ -163,12 +165,10 @@ def sweep(kind: str, ranges: list[Range], *, base: dict[str, float] | None = Non
     return Sweep(kind, tuple(ranges), base, q.reshape(shape), extra, info)
 
 
-def _alignment_fraction(prm: dict, grid: int, t1: float) -> float:
+def _alignment_fraction(prm: dict, y0: np.ndarray, t1: float) -> float:
     system = EigenDynamics2D(eta=prm["eta"], sigma=prm["sigma"], tau=prm["tau"], alpha_p=prm["alpha_p"])
-    pa, sa = default_axes(system, grid)
-    P, S = np.meshgrid(pa.values(), sa.values())
     ts = np.linspace(0.0, t1, 257)
-    sol = solve(system, np.stack([P.ravel(), S.ravel()], -1), ts, rtol=1e-6, atol=1e-9, log_positive=True)
+    sol = solve(system, y0, ts, rtol=1e-6, atol=1e-9, log_positive=True)
     ys = np.asarray(sol.ys)
     p, s = ys[..., 0], ys[..., 1]
     k = 1.0 + prm["sigma"] ** 2

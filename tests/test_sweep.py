@@ -57,3 +57,12 @@ def test_basin_map_command_writes_outputs(tmp_path, capsys):
     data = np.load(tmp_path / "basin_map.npz")
     assert data["labels"].shape == (24, 24) and "separatrix_0" in data
     assert (tmp_path / "basin_map.png").stat().st_size > 20_000
+
+
+def test_alignment_sweep_keeps_one_window_so_alpha_p_matters():
+    # s' = alpha_p s removes alpha_p from the flow and from the condition: in a window scaled as
+    # 1/alpha_p every alpha_p would give the same fraction. The sweep's window is fixed instead.
+    sw = dynsim.sweep("alignment", [dynsim.Range("alpha_p", 0.5, 2.0, 3)], base={"eta": 1.8e-3}, grid=8)
+    q = sw.quantity
+    assert np.all((q > 0) & (q < 1))
+    assert q[-1] - q[0] > 5e-3
