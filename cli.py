@@ -122,9 +122,29 @@ def phase_portrait_cmd(
             messages=messages)
 
 
-class BasinModel(str, Enum):
-    eigen2d = "eigen2d"
-    eigen3d = "eigen3d"
+MATRIX_MODELS = ("byol", "simsiam", "no-predictor", "no-stopgrad", "symmetric-predictor", "symmetrized",
+                 "directpred", "directcopy", "directset")
+BasinModel = Enum("BasinModel", {m.replace("-", "_"): m for m in ("eigen2d", "eigen3d", *MATRIX_MODELS)}, type=str)
+
+
+def _finish_collapse(command: str, stem: str, sw, **kwargs) -> None:
+    """Write a ``collapse`` sweep (fraction of random inits that collapse) with its messages."""
+    import dynsim
+
+    summary = sw.summary()
+    pts = summary["per_point"]
+    name = sw.ranges[0].name
+    messages = [f"{summary['model']}: completely collapsed {100 * pts[0]['collapsed']:.0f}% at {name} = "
+                f"{pts[0][name]:g} ... {100 * pts[-1]['collapsed']:.0f}% at {pts[-1][name]:g}; some direction "
+                f"collapsed {100 * pts[0]['any_direction_collapsed']:.0f}% ... "
+                f"{100 * pts[-1]['any_direction_collapsed']:.0f}% ({summary['samples']} runs per point)"]
+    if summary.get("partial"):
+        messages.append(f"PARTIAL: {summary['not_settled_total']} runs not settled by t1 = {summary['t1']:g} and "
+                        f"{summary['failed_total']} failed; the fractions are over the settled runs (see per_point)")
+    if "warning" in summary:
+        messages.append(f"warning: {summary['warning']}")
+    _finish(command, stem, figure=dynsim.plot_sweep(sw), arrays=sw.arrays(), summary=summary, messages=messages,
+            **kwargs)
 
 
 class Scale(str, Enum):
@@ -135,12 +155,17 @@ class Scale(str, Enum):
 @app.command("basin-map")
 def basin_map_cmd(
     model: Annotated[BasinModel, typer.Option(help="eigen2d: (p, s) at fixed τ; eigen3d: (p, s, τ) with the EMA "
-                                                   "rate β (assumption 2, W_a = τ W).")] = BasinModel.eigen2d,
-    eta: Annotated[float, typer.Option(help="η, weight decay.")] = 4e-4,
-    sigma: Annotated[float, typer.Option(help="σ, augmentation strength (X' = σ² I).")] = 1.0,
+                                                   "rate β (assumption 2, W_a = τ W); a matrix model (byol, simsiam, "
+                                                   "..., directset): the fraction of random inits that collapse "
+                                                   "against the init scale.")] = BasinModel.eigen2d,
+    eta: Annotated[Optional[float], typer.Option(help="η, weight decay; default 4e-4 (eigen), the model's default "
+                                                      "(matrix models: 0.01 byol family, 0.2 direct rules).")] = None,
+    sigma: Annotated[Optional[float], typer.Option(help="σ, augmentation strength (X' = σ² I); default 1 (eigen), "
+                                                        "the model's (matrix).")] = None,
     tau: Annotated[float, typer.Option(help="τ, the fixed EMA ratio (eigen2d).")] = 1.0,
     alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p, relative learning rate of the predictor.")] = 1.0,
-    beta: Annotated[float, typer.Option(help="β, EMA rate (eigen3d).")] = 1.0,
+    beta: Annotated[Optional[float], typer.Option(help="β, EMA rate (eigen3d, byol); default 1 (eigen3d), the "
+                                                       "model's (matrix).")] = None,
     tau0: Annotated[float, typer.Option(help="τ(0), the initial EMA ratio (eigen3d).")] = 1.0,
     p_min: Annotated[Optional[float], typer.Option(help="p₀ range (eigenvalue of W_p); default [-2p₀, 4p₀], "
                                                         "p₀ = τ/(1+σ²).")] = None,
@@ -159,6 +184,10 @@ def basin_map_cmd(
     atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-9,
     max_steps: Annotated[int, typer.Option(help="Step limit per lane (hits are counted as failed).")] = 20_000,
     chunk: Annotated[int, typer.Option(help="Lanes integrated at once: bounds memory; progress per chunk.")] = 65536,
+    scale_min: Annotated[float, typer.Option(help="Matrix models: smallest init scale (W ~ scale·N(0, 1/n₁)).")] = 1e-3,
+    scale_max: Annotated[float, typer.Option(help="Matrix models: largest init scale.")] = 10.0,
+    samples: Annotated[int, typer.Option(help="Matrix models: random initialisations per init scale.")] = 32,
+    n1: Annotated[int, typer.Option(help="Matrix models: input dimension n₁ (= n₂).")] = 8,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
     as_json: AsJson = False,
@@ -169,11 +198,29 @@ def basin_map_cmd(
     proven inside a basin (a trap built from the stationary points and the invariant
     s - p²/α_p = c e^{-2ηt}), so no threshold is tuned by hand. The saddle's stable manifold (the
     separatrix) is drawn on top. Writes basin_map.{png,npz,json} into --out.
+
+    With a matrix model (e.g. --model simsiam) it integrates --samples random initialisations at each of
+    --grid init scales (default 13, log-spaced in [--scale-min, --scale-max]) and reports the fraction that
+    collapse (every eigenvalue of F below 1e-6 of the largest), the fraction with some collapsed direction,
+    and the unsettled/failed counts. Writes basin_map.{png,npz,json}.
     """
     import dynsim
     from dynsim._basins import Axis, default_axes
 
     start = time.perf_counter()
+    if model.value in MATRIX_MODELS:
+        over = dynsim.Range("init_scale", scale_min, scale_max, 13 if grid is None else grid, True)
+        base = {k: v for k, v in dict(eta=eta, sigma=sigma, alpha_p=alpha_p, beta=beta, tau=tau, n1=n1).items()
+                if v is not None}
+        sw = dynsim.sweep("collapse", [over], base=base, t1=t1, model=model.value, samples=samples,
+                          progress=lambda m: _err(f"dynsim: {m}"))
+        _finish_collapse("basin-map", "basin_map", sw, out=out, fmt=fmt, start=start, as_json=as_json,
+                         parameters={"model": model.value, "init_scale": vars(over), "samples": samples, **base,
+                                     "t1": t1})
+        return
+    eta = 4e-4 if eta is None else eta
+    sigma = 1.0 if sigma is None else sigma
+    beta = 1.0 if beta is None else beta
     if model is BasinModel.eigen3d:
         system = dynsim.EigenDynamics3D(eta=eta, sigma=sigma, alpha_p=alpha_p, beta=beta)
     else:
@@ -207,33 +254,51 @@ def basin_map_cmd(
 def sweep_cmd(
     kind: Annotated[str, typer.Argument(help="basin-size: collapsed fraction of the (p₀, s₀) window; alignment: "
                                              "fraction of [0, t1] where p(τ-kp) < (α_p k s + 3η)/2 holds; "
-                                             "bifurcation: stationary p* and their stability.")],
+                                             "bifurcation: stationary p* and their stability; collapse: fraction "
+                                             "of random inits of the matrix --model that collapse.")],
     over: Annotated[list[str], typer.Option(help="NAME=LO:HI:N[:log], NAME one of η eta, σ sigma, τ tau, α_p alpha_p, "
-                                                 "β beta (β uses the (p, s, τ) EMA system); give it twice for a pair.")],
-    eta: Annotated[float, typer.Option(help="η when not swept.")] = 4e-4,
-    sigma: Annotated[float, typer.Option(help="σ when not swept.")] = 1.0,
+                                                 "β beta (β uses the (p, s, τ) EMA system); for collapse also "
+                                                 "init_scale and α alpha (DirectSet's exponent). Give it twice for "
+                                                 "a pair.")],
+    eta: Annotated[Optional[float], typer.Option(help="η when not swept (default 4e-4; collapse: the model's).")] = None,
+    sigma: Annotated[Optional[float], typer.Option(help="σ when not swept (default 1; collapse: the model's).")] = None,
     tau: Annotated[float, typer.Option(help="τ when not swept.")] = 1.0,
     alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p when not swept.")] = 1.0,
-    beta: Annotated[float, typer.Option(help="β when not swept.")] = 1.0,
+    beta: Annotated[Optional[float], typer.Option(help="β when not swept (default 1; collapse: the model's).")] = None,
     grid: Annotated[Optional[int], typer.Option(help="Initial conditions per axis of the window at each point "
                                                      "(default 96; 32 with β; 24 for alignment).")] = None,
-    t1: Annotated[Optional[float], typer.Option(help="basin-size: integration time (default 25/η); alignment: the "
-                                                     "time window (default 1000).")] = None,
+    t1: Annotated[Optional[float], typer.Option(help="basin-size and collapse: integration time (default 25/η); "
+                                                     "alignment: the time window (default 1000).")] = None,
+    model: Annotated[str, typer.Option(help="collapse: the matrix model (byol, simsiam, no-predictor, no-stopgrad, "
+                                            "symmetric-predictor, symmetrized, directpred, directcopy, "
+                                            "directset).")] = "simsiam",
+    samples: Annotated[int, typer.Option(help="collapse: random initialisations per parameter point.")] = 32,
+    init_scale: Annotated[float, typer.Option(help="collapse: init scale when not swept.")] = 1.0,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
     as_json: AsJson = False,
 ):
-    """Regime diagrams over one hyperparameter or a pair: basin size, alignment, bifurcation [T21].
+    """Regime diagrams over one hyperparameter or a pair: basin size, alignment, bifurcation [T21], and the
+    collapse of random initialisations of the matrix models.
 
-    Example: dynsim sweep basin-size --over alpha_p=0.25:4:9:log; dynsim sweep bifurcation --over eta=0:0.15:61.
+    Example: dynsim sweep basin-size --over alpha_p=0.25:4:9:log; dynsim sweep bifurcation --over eta=0:0.15:61;
+    dynsim sweep collapse --model simsiam --over init_scale=1e-3:10:13:log.
     Writes sweep_<kind>.{png,npz,json} into --out.
     """
     import dynsim
 
     start = time.perf_counter()
     ranges = [dynsim.Range.parse(o) for o in over]
-    base = {"eta": eta, "sigma": sigma, "tau": tau, "alpha_p": alpha_p, "beta": beta}
-    sw = dynsim.sweep(kind, ranges, base=base, grid=grid, t1=t1, progress=lambda m: _err(f"dynsim: {m}"))
+    base = {k: v for k, v in dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p, beta=beta).items() if v is not None}
+    parameters = {"kind": kind, "over": over, **base, "grid": grid, "t1": t1}
+    progress = lambda m: _err(f"dynsim: {m}")  # noqa: E731
+    if kind == "collapse":
+        sw = dynsim.sweep(kind, ranges, base={**base, "init_scale": init_scale}, t1=t1, model=model, samples=samples,
+                          progress=progress)
+        _finish_collapse("sweep", f"sweep_{kind}", sw, out=out, fmt=fmt, start=start, as_json=as_json,
+                         parameters={**parameters, "model": model, "samples": samples, "init_scale": init_scale})
+        return
+    sw = dynsim.sweep(kind, ranges, base=base, grid=grid, t1=t1, progress=progress)
     summary = sw.summary()
     messages = []
     if summary.get("partial"):
@@ -243,8 +308,7 @@ def sweep_cmd(
         messages.append(f"saddle-node measured in {summary['fold_bracket_measured']}, closed form eta_c = "
                         f"{summary['eta_critical_closed_form']:.6g}")
     _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=dynsim.plot_sweep(sw), arrays=sw.arrays(),
-            parameters={"kind": kind, "over": over, **base, "grid": grid, "t1": t1}, summary=summary, start=start,
-            as_json=as_json, messages=messages)
+            parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
 NONCONTRASTIVE = ("byol", "simsiam", "no-predictor", "no-stopgrad", "symmetric-predictor", "symmetrized",

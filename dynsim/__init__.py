@@ -13,6 +13,7 @@ JAX + diffrax, float64 by default. The public API:
 - analysis: :func:`find_fixed_points`, :func:`jacobian`, :func:`classify`,
   :func:`basins_1d`, :func:`nearest_attractor`;
 - basins and sweeps: :func:`basin_map` -> :class:`BasinMap` (lanes stop at a proven trap);
+  :func:`sweep` -> :class:`Sweep`; :func:`init_collapse` (random inits of the matrix models);
 - jobs and figures: :func:`phase_portrait`, :func:`plot_phase_portrait`, :func:`simulate`,
   :func:`plot_simulation`, :func:`stepwise`, :func:`plot_stepwise`, :func:`simulate_collapse`,
   :func:`plot_collapse`, :func:`collapse_sweep`.
@@ -82,6 +83,7 @@ from ._collapse import (
 )
 from ._basins import Axis, BasinMap, basin_map, label_points
 from ._sweep import Range, Sweep, sweep
+from ._init_collapse import init_collapse
 from ._solve import Solution, Status, solve
 from ._system import AbstractSystem, param
 
@@ -131,7 +133,7 @@ def plot_simulation(sim: Simulation):
 
 
 __all__ = [
-    "Axis", "BasinMap", "basin_map", "label_points", "plot_basin_map", "Range", "Sweep", "sweep", "plot_sweep",
+    "Axis", "BasinMap", "basin_map", "init_collapse", "label_points", "plot_basin_map", "Range", "Sweep", "sweep", "plot_sweep",
     "FrozenX", "InfoNCE", "augmented_views", "block_augmentation", "effective_rank", "info_nce", "theorem1",
     "theorem3_balanced", "theorem3_rates", "theorem3_unbalanced", "CONTRASTIVE_MODELS", "PRESETS", "CollapseRun",
     "CollapseSweep", "collapse_sweep", "representation_ranks", "simulate_collapse", "plot_collapse",

@@ -629,9 +629,11 @@ def plot_sweep(sw):
     """A regime diagram: a curve (one parameter) or a heat map (two); bifurcation diagrams draw the
     branches of ``p*`` (stable filled, unstable hollow) and the closed-form saddle-node."""
     r = sw.ranges
-    labels = {"eta": r"$\eta$", "sigma": r"$\sigma$", "tau": r"$\tau$", "alpha_p": r"$\alpha_p$", "beta": r"$\beta$"}
+    labels = {"eta": r"$\eta$", "sigma": r"$\sigma$", "tau": r"$\tau$", "alpha_p": r"$\alpha_p$", "beta": r"$\beta$",
+              "alpha": r"$\alpha$ (DirectSet)", "init_scale": "init scale"}
     ylabel = {"basin-size": "collapsed fraction of the window",
-              "alignment": "fraction of time with the alignment condition"}
+              "alignment": "fraction of time with the alignment condition",
+              "collapse": "fraction of random initialisations"}
     with style():
         fig, ax = plt.subplots(figsize=(6.2, 4.2), layout="constrained")
         x = r[0].values()
@@ -647,6 +649,20 @@ def plot_sweep(sw):
             ax.set_ylabel(r"stationary $p^*$ of $\dot p = p^2[\tau-(1+\sigma^2)p]-\eta p$")
             ax.legend(loc="best")
             ax.set_title("Bifurcation diagram: the saddle-node where $p^*_-$ meets $p^*_+$")
+        elif len(r) == 1 and sw.kind == "collapse":
+            ax.plot(x, sw.quantity, "o-", color=PALETTE["vermillion"], ms=4, label="collapsed completely (every direction)")
+            ax.plot(x, sw.extra["any_direction_collapsed"], "s--", color=PALETTE["blue"], ms=3.5,
+                    label="some direction collapsed")
+            ax.plot(x, sw.extra["collapsed_directions"], "^:", color=PALETTE["green"], ms=3.5,
+                    label="mean fraction of collapsed directions")
+            bad = (sw.extra["not_settled"] + sw.extra["failed"]) > 0
+            if bad.any():
+                ax.plot(x[bad], np.zeros(bad.sum()), "x", color="0.2", label="has unsettled / failed runs")
+            ax.set_ylim(-0.04, 1.04)
+            ax.set_ylabel(ylabel[sw.kind])
+            fig.legend(loc="outside lower center", ncols=2, fontsize=7.5)
+            ax.set_title(f"{sw.info['model']}: {sw.info['samples']} random inits per point, "
+                         f"$t_1$ = {sw.info['t1']:g}", fontsize=8.5)
         elif len(r) == 1:
             ax.plot(x, sw.quantity, "o-", color=PALETTE["blue"], ms=4)
             ax.set_ylabel(ylabel[sw.kind])

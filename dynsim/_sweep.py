@@ -5,6 +5,9 @@ r"""Sweeps over hyperparameters: regime diagrams of the eigenvalue dynamics [T21
   point a batched, trap-stopped integration (:func:`~dynsim.label_points`);
 - ``alignment``: the fraction of ``[0, t1]`` during which the eigenspace-alignment condition
   ``p (tau - k p) < (alpha_p k s + 3 eta) / 2`` (``k = 1 + sigma^2``) holds, averaged over the window;
+- ``collapse``: the fraction of random initialisations of a matrix model (``model=``, e.g. ``simsiam``)
+  that collapse, against ``init_scale`` and/or ``eta, sigma, alpha_p, beta, alpha``
+  (:func:`~dynsim.init_collapse`);
 - ``bifurcation``: the stationary points ``p*`` of the 1-D reduction and their stability against
   one parameter (found by :func:`~dynsim.find_fixed_points`, compared with the closed form), with
   the saddle-node at ``eta_c = tau^2 / (4 (1 + sigma^2))``.
@@ -26,7 +29,7 @@ from ._errors import DynsimInputError
 from ._solve import solve
 
 PARAMETERS = ("eta", "sigma", "tau", "alpha_p", "beta")
-KINDS = ("basin-size", "alignment", "bifurcation")
+KINDS = ("basin-size", "alignment", "bifurcation", "collapse")
 DEFAULTS = {"eta": 4e-4, "sigma": 1.0, "tau": 1.0, "alpha_p": 1.0, "beta": 1.0}
 MAX_POINTS = 4096  # parameter points in one sweep
 
@@ -50,9 +53,9 @@ class Range(Axis):
             raise DynsimInputError("over", f"expected numbers in NAME=LO:HI:N[:log], got {text!r}") from None
         return cls(name, lo, hi, num, len(parts) == 4 and parts[3] == "log")
 
-    def check(self) -> None:
-        if self.name not in PARAMETERS:
-            raise DynsimInputError("over", f"unknown parameter {self.name!r}: sweepable are {', '.join(PARAMETERS)}")
+    def check(self, names: tuple[str, ...] = PARAMETERS) -> None:
+        if self.name not in names:
+            raise DynsimInputError("over", f"unknown parameter {self.name!r}: sweepable are {', '.join(names)}")
         if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
             raise DynsimInputError("over", f"{self.name}: the range must be finite")
         if not self.lo < self.hi:
@@ -110,9 +113,15 @@ def _check(kind: str, ranges, base) -> None:
 
 
 def sweep(kind: str, ranges: list[Range], *, base: dict[str, float] | None = None, grid: int | None = None,
-          t1: float | None = None, progress: Callable[[str], None] | None = None) -> Sweep:
+          t1: float | None = None, progress: Callable[[str], None] | None = None, model: str = "simsiam",
+          samples: int = 32) -> Sweep:
     """Run a ``kind`` sweep over one or two :class:`Range` s; the other parameters from ``base``
-    (defaults: ``eta = 4e-4, sigma = tau = alpha_p = beta = 1``)."""
+    (defaults: ``eta = 4e-4, sigma = tau = alpha_p = beta = 1``; for ``collapse`` the ``model``'s
+    defaults, with ``samples`` random starts per point)."""
+    if kind == "collapse":
+        from ._init_collapse import init_collapse
+
+        return init_collapse(model, ranges, samples=samples, base=base, t1=t1, progress=progress)
     base = {**DEFAULTS, **(base or {})}
     _check(kind, ranges, base)
     if grid is not None and (not isinstance(grid, int) or grid < 2):
