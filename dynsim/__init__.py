@@ -14,6 +14,8 @@ JAX + diffrax, float64 by default. The public API:
   :func:`basins_1d`, :func:`nearest_attractor`;
 - basins and sweeps: :func:`basin_map` -> :class:`BasinMap` (lanes stop at a proven trap);
   :func:`sweep` -> :class:`Sweep`; :func:`init_collapse` (random inits of the matrix models);
+- finite-width training: :func:`train` -> :class:`TrainRun` (optax SGD, one jitted scan, vmapped
+  over seeds); :func:`compare` -> :class:`Comparison` against the ODE, :func:`plot_comparison`;
 - jobs and figures: :func:`phase_portrait`, :func:`plot_phase_portrait`, :func:`simulate`,
   :func:`plot_simulation`, :func:`stepwise`, :func:`plot_stepwise`, :func:`simulate_collapse`,
   :func:`plot_collapse`, :func:`collapse_sweep`.
@@ -84,6 +86,8 @@ from ._collapse import (
 from ._basins import Axis, BasinMap, basin_map, label_points
 from ._sweep import Range, Sweep, sweep
 from ._init_collapse import init_collapse
+from ._training import TrainRun, train
+from ._compare import Comparison, compare
 from ._solve import Solution, Status, solve
 from ._system import AbstractSystem, param
 
@@ -125,6 +129,13 @@ def plot_sweep(sw: Sweep):
     return _plot(sw)
 
 
+def plot_comparison(c: Comparison):
+    """Training against its ODE: spectra over time (theory dashed, band over seeds) and the discrepancy."""
+    from ._plotting import plot_comparison as _plot
+
+    return _plot(c)
+
+
 def plot_simulation(sim: Simulation):
     """The six-panel figure of a :func:`simulate` run."""
     from ._plotting import plot_simulation as _plot
@@ -133,6 +144,7 @@ def plot_simulation(sim: Simulation):
 
 
 __all__ = [
+    "TrainRun", "train", "Comparison", "compare", "plot_comparison",
     "Axis", "BasinMap", "basin_map", "init_collapse", "label_points", "plot_basin_map", "Range", "Sweep", "sweep", "plot_sweep",
     "FrozenX", "InfoNCE", "augmented_views", "block_augmentation", "effective_rank", "info_nce", "theorem1",
     "theorem3_balanced", "theorem3_rates", "theorem3_unbalanced", "CONTRASTIVE_MODELS", "PRESETS", "CollapseRun",

@@ -680,3 +680,52 @@ def plot_sweep(sw):
             ax.set_xscale("log")
         ax.set_xlabel(labels[r[0].name])
     return fig
+
+
+def plot_comparison(c):
+    """Finite-width training against its ODE: the spectrum over time (theory dashed, training mean
+    and band over seeds, for the finest and the coarsest run) and the discrepancy against lr and batch."""
+    colours = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black", "yellow")]
+    with style():
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.2), layout="constrained",
+                                      gridspec_kw={"width_ratios": [1.5, 1]})
+        fine, coarse = c.best, c.runs[(max(c.lrs), min(c.batches))]
+        theory = c.theory[0]  # seed 0's ODE; every seed is compared with the ODE from its own start
+        k = theory.shape[1]
+        for j in range(min(k, 8)):
+            col = colours[j % len(colours)]
+            ax.plot(c.t, theory[:, j], "--", color=col, lw=1.4, zorder=3)
+            for run, alpha, lw in ((coarse, 0.35, 0.8), (fine, 1.0, 1.1)):
+                q = _series_of(run)[..., j]
+                ax.plot(run.t, q[0], color=col, lw=lw, alpha=alpha, zorder=2)
+                if run is fine:  # the spread over seeds of (training - its own ODE), around seed 0's ODE
+                    dev = q - c.theory[..., j]
+                    ax.fill_between(run.t, theory[:, j] + np.nanmin(dev, 0), theory[:, j] + np.nanmax(dev, 0),
+                                    color=col, alpha=0.25, lw=0)
+        ax.set_xlabel(r"$t = \mathrm{lr} \times \mathrm{step}$")
+        ax.set_ylabel({"eigenvalues of F = W X W^T": r"eigenvalues of $F = W X W^\top$",
+                       "singular values of W": r"singular values of $W$"}.get(c.quantity, c.quantity)
+                      + (" (largest 8)" if k > 8 else ""))
+        handles = [Line2D([], [], color="0.2", ls="--", label="ODE (theory)"),
+                   Line2D([], [], color="0.2", label=f"training, lr {min(c.lrs):g}, batch {max(c.batches)} "
+                                                     f"(band: its error over {fine.diverged_step.size} seeds)"),
+                   Line2D([], [], color="0.2", alpha=0.35, label=f"training, lr {max(c.lrs):g}, batch {min(c.batches)}")]
+        ax.legend(handles=handles, loc="best", fontsize=7.5)
+        ax.set_title(f"{c.model}: finite-width SGD against the flow (seed 0)", fontsize=9)
+        for i, b in enumerate(c.batches):
+            ax2.loglog(c.lrs, c.errors[:, i], "o-", color=colours[i % len(colours)], ms=4, label=f"batch {b}")
+        rates = c.rates()
+        txt = []
+        if "err_vs_lr_slope" in rates:
+            txt.append(f"err ∝ lr^{rates['err_vs_lr_slope']:.2f} (batch {max(c.batches)})")
+        if "err_vs_batch_slope" in rates:
+            txt.append(f"err ∝ batch^{rates['err_vs_batch_slope']:.2f} (lr {min(c.lrs):g})")
+        ax2.set_xlabel("learning rate")
+        ax2.set_ylabel("discrepancy (max relative error)")
+        ax2.legend(loc="lower right", fontsize=7.5, title="\n".join(txt), title_fontsize=7.5)
+        ax2.set_title("error shrinks as lr → 0 and batch grows", fontsize=9)
+    return fig
+
+
+def _series_of(run):
+    return run.series["s"] if "s" in run.series else run.series["sv"]

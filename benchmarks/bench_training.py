@@ -1,0 +1,390 @@
+"""Training steps per second of linear BYOL: dynsim's ``train`` (one jitted ``lax.scan`` over the
+steps, vmapped over seeds) against a plain PyTorch eager loop and a plain JAX loop (a jitted single
+step called from a Python ``for``), all in one run, in float64 (dynsim's default) and float32.
+
+Model (dynsim ``train("byol")``): online ``W`` (width x n1), linear predictor ``W_p`` trained at
+``alpha_p lr``, EMA target ``W_a <- W_a + lr beta (W - W_a)``, weight decay ``eta`` on ``W`` and
+``W_p``, loss ``0.5 mean ||W_p W x_1 - SG(W_a x_2)||^2``, ``x ~ N(0, X)``, views ``x + N(0, X')``
+drawn fresh each step as ``randn @ L^T`` with the same eigen-factor ``L`` of ``X`` and ``X'``
+(dynsim's defaults: isotropic data, sigma 0.5, eta 0.01, beta 0.4, alpha_p 1). All three start
+from the same initial weights (dynsim's). Default size: width = n1 = batch = 1024, 1 seed, lr 0.01.
+
+``train`` is called with ``log_every = steps``, so it logs twice (the start and the end; each log
+is an eigendecomposition of F = W X W^T), but every call also pays fixed host costs (eigen-factors
+of X and X', the system's covariance checks). The script therefore reports two dynsim rates:
+``end_to_end`` (steps / wall time of a warm ``train`` call) and ``marginal`` (the extra steps /
+extra wall time between warm calls of S and 2S steps: the rate of the scan itself). The first call
+of each step count compiles; it is reported separately. float32 runs dynsim with
+``jax_enable_x64`` switched off for the process (``train`` has no dtype argument).
+
+Before timing, on tiny sizes (float64): (1) exact check: dynsim, the plain JAX loop and the torch
+step fed the very same views (dynsim's random stream) must end on the same weights; (2) a
+statistical check with independent random streams (torch.randn vs jax.random): the block-mean
+losses and the final spectrum of F must agree within sampling noise and the loss must decrease;
+(3) per-step FLOPs: the analytic count, XLA's cost analysis of the JAX step and torch's
+FlopCounterMode of the torch step.
+    python benchmarks/bench_training.py [--quick] [--seconds 3] [--width 1024] [--batch 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
+import dynsim  # noqa: F401  (float64 on import)
+from dynsim._training import train
+from _common import write
+
+LR, SEED = 0.01, 0
+
+
+def factor(c: np.ndarray) -> np.ndarray:
+    """``L`` with ``L L^T = c`` from the eigendecomposition (the factor dynsim samples with)."""
+    w, v = np.linalg.eigh(0.5 * (c + c.T))
+    return v * np.sqrt(np.clip(w, 0.0, None))
+
+
+def analytic_flops(batch: int, n1: int, n2: int) -> dict:
+    """Matmul FLOPs of one step (elementwise work is O(batch n) and left out)."""
+    sample = 3 * 2 * batch * n1 * n1  # x = e L_x^T and the two noises e_k L_a^T
+    forward = 2 * batch * n1 * n2 * 2 + 2 * batch * n2 * n2  # z_1 = W x_1, target W_a x_2, W_p z_1
+    backward = 2 * batch * n2 * n2 * 2 + 2 * batch * n1 * n2  # dW_p, dz_1, dW
+    return {"sample": sample, "forward": forward, "backward": backward, "total": sample + forward + backward}
+
+
+# ----------------------------------------------------------------------------- plain JAX loop
+
+
+def jax_step_fn(batch: int, n1: int, alpha_p: float, eta: float, beta: float):
+    """One SGD step as dynsim defines it, views drawn from ``fold_in(k_data, i)`` as dynsim does."""
+
+    def loss_fn(p, wa, x1, x2):
+        target = jax.lax.stop_gradient(x2 @ wa.T)
+        return 0.5 * jnp.mean(jnp.sum((x1 @ p["W"].T @ p["W_p"].T - target) ** 2, -1))
+
+    def views(k_data, i, lx, la):
+        kx, k1, k2 = jax.random.split(jax.random.fold_in(k_data, i), 3)
+        x = jax.random.normal(kx, (batch, n1)) @ lx.T
+        return x + jax.random.normal(k1, x.shape) @ la.T, x + jax.random.normal(k2, x.shape) @ la.T
+
+    def step_on(state, x1, x2):
+        p, wa = {"W": state["W"], "W_p": state["W_p"]}, state["W_a"]
+        loss, g = jax.value_and_grad(loss_fn)(p, wa, x1, x2)
+        w = p["W"] - LR * (g["W"] + eta * p["W"])
+        wp = p["W_p"] - LR * (alpha_p * g["W_p"] + eta * p["W_p"])
+        return {"W": w, "W_p": wp, "W_a": wa + LR * beta * (w - wa)}, loss
+
+    def step(state, k_data, i, lx, la):
+        return step_on(state, *views(k_data, i, lx, la))
+
+    return step, views
+
+
+# ----------------------------------------------------------------------------- PyTorch eager loop
+
+
+class TorchBYOL:
+    """The same model as a plain eager PyTorch loop: autograd, ``torch.optim.SGD`` with one group
+    per parameter (``W_p`` at ``alpha_p lr``; its decay ``eta / alpha_p`` so that the decay acts at
+    rate ``eta`` on both, as in dynsim) and an in-place EMA of the target."""
+
+    def __init__(self, init: dict, x: np.ndarray, x_aug: np.ndarray, batch: int, *, alpha_p: float, eta: float,
+                 beta: float, dtype, device, seed: int = 0):
+        kw = dict(dtype=dtype, device=device)
+        self.w = torch.tensor(np.asarray(init["W"]), **kw).requires_grad_(True)
+        self.wp = torch.tensor(np.asarray(init["W_p"]), **kw).requires_grad_(True)
+        self.wa = torch.tensor(np.asarray(init["W_a"]), **kw)
+        self.lx_t = torch.tensor(factor(x), **kw).T.contiguous()  # L_x^T, L_a^T
+        self.la_t = torch.tensor(factor(x_aug), **kw).T.contiguous()
+        self.opt = torch.optim.SGD([{"params": [self.w], "lr": LR, "weight_decay": eta},
+                                    {"params": [self.wp], "lr": alpha_p * LR, "weight_decay": eta / alpha_p}],
+                                   lr=LR)
+        self.ema = LR * beta
+        self.batch, self.kw = batch, kw
+        self.gen = torch.Generator(device=device).manual_seed(seed)
+
+    def sample(self):
+        shape = (self.batch, self.lx_t.shape[0])
+        x = torch.randn(shape, generator=self.gen, **self.kw) @ self.lx_t
+        return (x + torch.randn(shape, generator=self.gen, **self.kw) @ self.la_t,
+                x + torch.randn(shape, generator=self.gen, **self.kw) @ self.la_t)
+
+    def step_on(self, x1, x2):
+        with torch.no_grad():
+            target = x2 @ self.wa.T
+        loss = 0.5 * ((x1 @ self.w.T @ self.wp.T - target) ** 2).sum(-1).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        with torch.no_grad():
+            self.wa.add_(self.w - self.wa, alpha=self.ema)
+        return loss.detach()
+
+    def step(self):
+        return self.step_on(*self.sample())
+
+    def weights(self) -> dict:
+        return {"W": self.w.detach().cpu().numpy(), "W_p": self.wp.detach().cpu().numpy(),
+                "W_a": self.wa.cpu().numpy()}
+
+
+def sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def hyper_of(run) -> dict:
+    return {k: run.params[k] for k in ("alpha_p", "eta", "beta")}
+
+
+def seed0(d: dict) -> dict:
+    return {k: np.asarray(v)[0] for k, v in d.items()}
+
+
+def exact_check(device) -> dict:
+    """dynsim, the plain JAX loop and the torch step on dynsim's own views: the same end weights."""
+    width, batch, steps = 8, 32, 50
+    run = train("byol", width=width, batch=batch, lr=LR, steps=steps, log_every=steps, seeds=1, seed=SEED)
+    h, init = hyper_of(run), seed0(run.init)
+    step, views = jax_step_fn(batch, width, **h)
+    lx, la = jnp.asarray(factor(np.asarray(run.system.X))), jnp.asarray(factor(np.asarray(run.system.X_aug)))
+    k_data = jax.random.split(jax.random.split(jax.random.key(SEED), 1)[0])[1]  # train's key for seed 0
+    jstep, jviews = jax.jit(step), jax.jit(views)
+    state = {k: jnp.asarray(init[k]) for k in ("W", "W_p", "W_a")}
+    tb = TorchBYOL(init, np.asarray(run.system.X), np.asarray(run.system.X_aug), batch, dtype=torch.float64,
+                   device=device, **h)
+    for i in range(steps):
+        x1, x2 = (torch.tensor(np.asarray(v), dtype=torch.float64, device=device) for v in jviews(k_data, i, lx, la))
+        tb.step_on(x1, x2)
+        state, _ = jstep(state, k_data, i, lx, la)
+    final = seed0(run.final)
+    scale = max(float(np.max(np.abs(final[k]))) for k in ("W", "W_p"))
+    diff_jax = max(float(np.max(np.abs(np.asarray(state[k]) - final[k]))) for k in ("W", "W_p"))
+    tw = tb.weights()
+    diff_torch = max(float(np.max(np.abs(tw[k] - final[k]))) for k in ("W", "W_p"))
+    moved = max(float(np.max(np.abs(final[k] - init[k]))) for k in ("W", "W_p"))
+    ok = max(diff_jax, diff_torch) < 1e-10 * max(scale, 1.0)
+    return {"what": f"width = n1 = {width}, batch {batch}, {steps} steps, float64; plain JAX loop and torch step "
+                    "(fed dynsim's own views) vs dynsim's final W, W_p from dynsim's initial weights",
+            "max_abs_diff_plain_jax_vs_dynsim": diff_jax, "max_abs_diff_torch_vs_dynsim": diff_torch,
+            "max_abs_weight_change_over_run": moved, "ok": bool(ok)}
+
+
+def statistical_check(device) -> dict:
+    """Independent random streams: block-mean losses and the final spectrum of F = W X W^T."""
+    width, batch, steps, log_every = 16, 256, 2000, 200
+    run = train("byol", width=width, batch=batch, lr=LR, steps=steps, log_every=log_every, seeds=1, seed=SEED)
+    h, init = hyper_of(run), seed0(run.init)
+    X = np.asarray(run.system.X)
+    tb = TorchBYOL(init, X, np.asarray(run.system.X_aug), batch, dtype=torch.float64, device=device, seed=1, **h)
+    blocks = []
+    for _ in range(steps // log_every):
+        losses = [tb.step() for _ in range(log_every)]
+        blocks.append(float(torch.stack(losses).mean()))
+    w = tb.weights()["W"]
+    s_torch = np.sort(np.linalg.eigvalsh(w @ X @ w.T))[::-1]
+    s_dyn = np.asarray(run.series["s"])[0, -1]
+    loss_dyn = np.asarray(run.series["loss"])[0, 1:]
+    rel_loss = np.abs(np.array(blocks) - loss_dyn) / np.abs(loss_dyn)
+    rel_s = float(np.abs(s_torch.sum() - s_dyn.sum()) / s_dyn.sum())
+    decreasing = bool(loss_dyn[-1] < 0.7 * loss_dyn[0] and blocks[-1] < 0.7 * blocks[0])
+    ok = decreasing and float(rel_loss.max()) < 0.1 and rel_s < 0.1
+    return {"what": f"width = n1 = {width}, batch {batch}, {steps} steps, float64, same initial weights, independent "
+                    f"random streams; mean loss per {log_every}-step block and trace of F = W X W^T at the end",
+            "dynsim_block_loss": [round(float(v), 5) for v in loss_dyn],
+            "torch_block_loss": [round(v, 5) for v in blocks],
+            "max_relative_block_loss_difference": float(rel_loss.max()),
+            "relative_trace_F_difference": rel_s, "loss_decreases": decreasing, "ok": bool(ok)}
+
+
+def flop_check(batch, n1, n2, device) -> dict:
+    h = {"alpha_p": 1.0, "eta": 0.01, "beta": 0.4}
+    step, _ = jax_step_fn(batch, n1, **h)
+    f = jnp.float64
+    state = {"W": jnp.zeros((n2, n1), f), "W_p": jnp.zeros((n2, n2), f), "W_a": jnp.zeros((n2, n1), f)}
+    args = (state, jax.random.key(0), 0, jnp.eye(n1, dtype=f), jnp.eye(n1, dtype=f))
+    cost = jax.jit(step).lower(*args).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    xla = float(cost.get("flops", float("nan"))) if cost else float("nan")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    init = {"W": np.zeros((n2, n1)), "W_p": np.zeros((n2, n2)), "W_a": np.zeros((n2, n1))}
+    tb = TorchBYOL(init, np.eye(n1), np.eye(n1), batch, dtype=torch.float64, device=device, **h)
+    with FlopCounterMode(display=False) as counter:
+        tb.step()
+    return {"analytic": analytic_flops(batch, n1, n2)["total"], "xla_cost_analysis_plain_jax_step": xla,
+            "torch_flop_counter": int(counter.get_total_flops()),
+            "note": "matmul FLOPs of one step at the timed size, sampling included; XLA also counts elementwise "
+                    "work and the random-number generation"}
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def time_plain_jax(init, X, X_aug, h, batch, seconds) -> dict:
+    n1 = X.shape[0]
+    step, _ = jax_step_fn(batch, n1, **h)
+    jstep = jax.jit(step, donate_argnums=0)
+    lx, la = jnp.asarray(factor(X)), jnp.asarray(factor(X_aug))
+    state = {k: jnp.asarray(init[k]) for k in ("W", "W_p", "W_a")}
+    k_data = jax.random.key(1)
+    t = time.perf_counter()
+    state, loss = jstep(state, k_data, 0, lx, la)
+    jax.block_until_ready(loss)
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    for i in range(1, 3):
+        state, loss = jstep(state, k_data, i, lx, la)
+    jax.block_until_ready(loss)
+    per = (time.perf_counter() - t) / 2
+    n = max(3, int(seconds / per))
+    t = time.perf_counter()
+    for i in range(3, 3 + n):
+        state, loss = jstep(state, k_data, i, lx, la)
+    jax.block_until_ready((state, loss))
+    el = time.perf_counter() - t
+    assert np.isfinite(float(loss))
+    return {"steps": n, "seconds": el, "steps_per_s": n / el, "first_call_s": first, "dtype": str(state["W"].dtype)}
+
+
+def time_torch(init, X, X_aug, h, batch, dtype, device, seconds) -> dict:
+    tb = TorchBYOL(init, X, X_aug, batch, dtype=dtype, device=device, **h)
+    for _ in range(2):
+        loss = tb.step()
+    sync(device)
+    t = time.perf_counter()
+    for _ in range(2):
+        loss = tb.step()
+    sync(device)
+    per = (time.perf_counter() - t) / 2
+    n = max(3, int(seconds / per))
+    t = time.perf_counter()
+    for _ in range(n):
+        loss = tb.step()
+    sync(device)
+    el = time.perf_counter() - t
+    assert math.isfinite(float(loss))
+    return {"steps": n, "seconds": el, "steps_per_s": n / el, "dtype": str(tb.w.dtype)}
+
+
+def time_dynsim(width, batch, steps) -> tuple[dict, object]:
+    kw = dict(width=width, n1=width, batch=batch, lr=LR, seeds=1, seed=SEED)
+    out, run = {}, None
+    for s in (steps, 2 * steps):
+        t = time.perf_counter()
+        train("byol", steps=s, log_every=s, **kw)
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        run = train("byol", steps=s, log_every=s, **kw)
+        warm = time.perf_counter() - t
+        assert run.complete, run.summary()
+        out[s] = {"first_call_s": first, "warm_s": warm, "compile_s_estimate": first - warm}
+    d = out[2 * steps]["warm_s"] - out[steps]["warm_s"]
+    res = {"steps_short": steps, "steps_long": 2 * steps, "calls": {str(k): v for k, v in out.items()},
+           "end_to_end_steps_per_s": 2 * steps / out[2 * steps]["warm_s"],
+           "marginal_steps_per_s": steps / d if d > 0 else float("nan"),
+           "fixed_overhead_s": out[steps]["warm_s"] - d, "dtype": str(run.final["W"].dtype)}
+    return res, run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="smoke run: width = n1 = batch = 128")
+    ap.add_argument("--width", type=int, default=None, help="width = n1 (default 1024; 128 with --quick)")
+    ap.add_argument("--batch", type=int, default=None, help="default 1024 (128 with --quick)")
+    ap.add_argument("--seconds", type=float, default=None, help="target seconds per timed loop (default 3, 1 quick)")
+    ap.add_argument("--no-float32", action="store_true")
+    args = ap.parse_args()
+    width = args.width or (128 if args.quick else 1024)
+    batch = args.batch or (128 if args.quick else 1024)
+    seconds = args.seconds or (1.0 if args.quick else 3.0)
+    ncpu = os.cpu_count() or 1
+    torch.set_num_threads(ncpu)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    print(f"jax {jax.__version__} on {jax.devices()}, torch {torch.__version__} on {device} "
+          f"({torch.get_num_threads()} threads); width = n1 = {width}, batch {batch}, 1 seed, lr {LR}")
+    t0 = time.perf_counter()
+
+    jax.config.update("jax_enable_x64", True)
+    checks = {"exact": exact_check(device), "statistical": statistical_check(device),
+              "flops_per_step": flop_check(batch, width, width, device)}
+    for k in ("exact", "statistical"):
+        c = checks[k]
+        print(f"check {k}: {'ok' if c['ok'] else 'FAILED'}  " + ", ".join(
+            f"{n} {v:.2e}" for n, v in c.items() if isinstance(v, float)))
+    fl = checks["flops_per_step"]
+    print(f"FLOPs/step: analytic {fl['analytic']:.3e}, XLA {fl['xla_cost_analysis_plain_jax_step']:.3e}, "
+          f"torch {fl['torch_flop_counter']:.3e}")
+
+    results = {}
+    for name, tdtype, x64 in (("float64", torch.float64, True), ("float32", torch.float32, False)):
+        if name == "float32" and args.no_float32:
+            continue
+        jax.config.update("jax_enable_x64", x64)
+        # calibrate the dynsim step count on the plain JAX loop (the same per-step work), then time all
+        probe = train("byol", width=width, n1=width, batch=batch, lr=LR, steps=1, log_every=1, seeds=1, seed=SEED)
+        init, h = seed0(probe.init), hyper_of(probe)
+        X, X_aug = np.asarray(probe.system.X), np.asarray(probe.system.X_aug)
+        pj = time_plain_jax(init, X, X_aug, h, batch, seconds)
+        steps = int(min(100_000, max(4, round(seconds * pj["steps_per_s"]))))
+        dyn, _ = time_dynsim(width, batch, steps)
+        th = time_torch(init, X, X_aug, h, batch, tdtype, device, seconds)
+        r = {"dynsim": dyn, "plain_jax_loop": pj, "torch_eager": th,
+             "ratio_dynsim_marginal_over_torch": dyn["marginal_steps_per_s"] / th["steps_per_s"],
+             "ratio_dynsim_end_to_end_over_torch": dyn["end_to_end_steps_per_s"] / th["steps_per_s"],
+             "ratio_dynsim_marginal_over_plain_jax_loop": dyn["marginal_steps_per_s"] / pj["steps_per_s"],
+             "ratio_dynsim_end_to_end_over_plain_jax_loop": dyn["end_to_end_steps_per_s"] / pj["steps_per_s"],
+             "achieved_gflops": {k: fl["analytic"] * v / 1e9 for k, v in (
+                 ("dynsim_marginal", dyn["marginal_steps_per_s"]), ("plain_jax_loop", pj["steps_per_s"]),
+                 ("torch_eager", th["steps_per_s"]))}}
+        results[name] = r
+    jax.config.update("jax_enable_x64", True)
+
+    print(f"\n{'dtype':8s} {'implementation':34s} {'steps/s':>9s} {'GFLOP/s':>8s}  note")
+    for name, r in results.items():
+        d = r["dynsim"]
+        rows = [("dynsim train, marginal (scan)", d["marginal_steps_per_s"],
+                 f"{d['steps_short']} vs {d['steps_long']} steps; first call {d['calls'][str(d['steps_long'])]['first_call_s']:.1f} s"),
+                ("dynsim train, end to end", d["end_to_end_steps_per_s"],
+                 f"{d['steps_long']} steps in {d['calls'][str(d['steps_long'])]['warm_s']:.2f} s warm; "
+                 f"fixed overhead {d['fixed_overhead_s']:.2f} s/call"),
+                ("plain JAX loop (jit step + for)", r["plain_jax_loop"]["steps_per_s"],
+                 f"{r['plain_jax_loop']['steps']} steps; compile {r['plain_jax_loop']['first_call_s']:.1f} s"),
+                (f"torch eager ({device.type})", r["torch_eager"]["steps_per_s"], f"{r['torch_eager']['steps']} steps")]
+        for label, v, note in rows:
+            print(f"{name:8s} {label:34s} {v:9.2f} {fl['analytic'] * v / 1e9:8.1f}  {note}")
+        print(f"{name:8s} ratios dynsim/torch: marginal {r['ratio_dynsim_marginal_over_torch']:.2f}x, end to end "
+              f"{r['ratio_dynsim_end_to_end_over_torch']:.2f}x; dynsim/plain-JAX-loop: marginal "
+              f"{r['ratio_dynsim_marginal_over_plain_jax_loop']:.2f}x, end to end "
+              f"{r['ratio_dynsim_end_to_end_over_plain_jax_loop']:.2f}x")
+    total = time.perf_counter() - t0
+    print(f"total {total:.0f} s")
+    if args.quick:  # a smoke run: keep the recorded results
+        print("--quick: results not written")
+        return
+    write("bench_training", {
+        "model": "byol (linear, EMA target, additive views)", "width": width, "n1": width, "batch": batch,
+        "seeds": 1, "lr": LR, "seed": SEED, "quick": args.quick,
+        "log_every": "= steps (dynsim logs at the start and the end of each call only; each log is an eigh of F)",
+        "timing": "dynsim marginal = extra steps / extra warm wall time between train calls of S and 2S steps; "
+                  "end to end = 2S / warm wall time of one train call (fixed host costs and the two logs "
+                  "included); plain JAX loop and torch: wall time of n steps after warm-up, synchronised at the end",
+        "results": results, "checks": checks,
+        "torch": {"version": torch.__version__, "device": str(device), "threads": torch.get_num_threads(),
+                  "installed": "pip install torch==2.13.0 (PyPI; the CPU wheel, 2.13.0+cpu)"},
+        "numpy": np.__version__, "total_s": round(total, 1),
+    })
+
+
+if __name__ == "__main__":
+    main()
