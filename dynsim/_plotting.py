@@ -723,7 +723,7 @@ def plot_comparison(c):
         ax2.set_xlabel("learning rate")
         ax2.set_ylabel("discrepancy (max relative error)")
         ax2.legend(loc="lower right", fontsize=7.5, title="\n".join(txt), title_fontsize=7.5)
-        ax2.set_title("error shrinks as lr → 0 and batch grows", fontsize=9)
+        ax2.set_title("discrepancy against learning rate and batch", fontsize=9)
     return fig
 
 
