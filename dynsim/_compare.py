@@ -46,7 +46,9 @@ DEFAULTS = {
     "directset": dict(T=10.0, lrs=(0.04, 0.02, 0.01), batches=(64, 256, 1024), width=8),
     "barlow": dict(T=12.0, lrs=(0.02, 0.01, 0.005), batches=(64, 256, 1024), width=4, n1=8),
     "infonce": dict(T=10.0, lrs=(4e-3, 2e-3, 1e-3), batches=(128,), preset="jing-case1"),
-    "infonce-2layer": dict(T=100.0, lrs=(0.04, 0.02, 0.01), batches=(128,), preset="jing-case2"),
+    # T = 20, not the preset's 100: on its fixed pairs the mini-batch noise accumulates along the
+    # nearly flat directions, and at T = 100 the discrepancy is 0.4 for every lr from 0.04 to 0.01.
+    "infonce-2layer": dict(T=20.0, lrs=(0.02, 0.01, 0.005), batches=(128,), preset="jing-case2"),
 }
 N_LOG = 50
 
