@@ -311,6 +311,30 @@ def sweep_cmd(
             parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
+def _prediction_head(seed, start, out, fmt, as_json, given: dict) -> None:
+    """``dynsim simulate prediction-head``: [WL22]'s network with a trained head and with E = I."""
+    import dynsim
+
+    for opt, value in given.items():
+        if value is not None and opt not in ("seed", "progress", "rtol", "atol", "max_steps", "n_save", "decay"):
+            raise dynsim.DynsimInputError(opt, "does not apply to prediction-head (its options are the library's "
+                                               "simulate_prediction_head keywords)")
+    run = dynsim.simulate_prediction_head(seed=seed, progress=lambda m: _err(f"dynsim: {m}"))
+    summary = run.summary()
+    tr, fx = summary["trained_head"], summary["fixed_head"]
+    ph = summary["phase_times_median"]
+    messages = [f"trained head: features separated in {tr['fraction_separated']:.0%} of seeds; E = I: collapsed onto "
+                f"v1 in {fx['fraction_collapsed']:.0%}",
+                "phases (median steps): " + ", ".join(f"{k} {v:g}" for k, v in ph.items() if v is not None)
+                + f"; peak |E_ij| {summary['offdiag_peak_median'] or float('nan'):.3g}"]
+    messages += [f"{'reproduced' if c['passed'] else 'NOT reproduced'}: {c['claim']}" for c in summary["claims"]]
+    if summary["diverged"]:
+        messages.insert(0, "PARTIAL: a run diverged (see diverged_at_step); its later logs are NaN")
+    _finish("simulate", "simulate_prediction-head", out=out, fmt=fmt, figure=dynsim.plot_prediction_head(run),
+            arrays=run.arrays(), parameters=summary["params"], summary=summary, start=start, as_json=as_json,
+            messages=messages)
+
+
 CompareModel = Enum("CompareModel", {m.replace("-", "_"): m for m in ("byol", "simsiam", "directpred", "directcopy",
                                                                       "directset", "barlow", "infonce",
                                                                       "infonce-2layer")}, type=str)
@@ -372,7 +396,7 @@ def compare_cmd(
 NONCONTRASTIVE = ("byol", "simsiam", "no-predictor", "no-stopgrad", "symmetric-predictor", "symmetrized",
                   "directpred", "directcopy", "directset", "scalar")
 CONTRASTIVE = ("infonce", "infonce-2layer", "directclr")
-Model = Enum("Model", {m.replace("-", "_"): m for m in (*NONCONTRASTIVE, *CONTRASTIVE)}, type=str)
+Model = Enum("Model", {m.replace("-", "_"): m for m in (*NONCONTRASTIVE, *CONTRASTIVE, "prediction-head")}, type=str)
 Data = Enum("Data", {d: d for d in ("isotropic", "nuisance", "spectrum")}, type=str)
 Norm = Enum("Norm", {d: d for d in ("paper", "code")}, type=str)
 NceKernel = Enum("NceKernel", {d: d for d in ("gaussian", "dot")}, type=str)
@@ -512,6 +536,8 @@ def simulate_cmd(
     contrastive = dict(preset=None if preset is None else preset.value, kernel=None if kernel is None else kernel.value,
                        temperature=temperature, samples=samples, batch=batch, layers=layers, d0=d0,
                        init=None if init is None else init.value, views=views)
+    if name == "prediction-head":
+        return _prediction_head(seed, start, out, fmt, as_json, given={**shared, **own, **contrastive})
     wrong = own if name in CONTRASTIVE else contrastive
     for opt, value in wrong.items():
         if value is not None:

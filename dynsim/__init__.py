@@ -16,6 +16,7 @@ JAX + diffrax, float64 by default. The public API:
   :func:`sweep` -> :class:`Sweep`; :func:`init_collapse` (random inits of the matrix models);
 - finite-width training: :func:`train` -> :class:`TrainRun` (optax SGD, one jitted scan, vmapped
   over seeds); :func:`compare` -> :class:`Comparison` against the ODE, :func:`plot_comparison`;
+  the prediction head of [WL22]: :func:`simulate_prediction_head` -> :class:`HeadRun`;
 - jobs and figures: :func:`phase_portrait`, :func:`plot_phase_portrait`, :func:`simulate`,
   :func:`plot_simulation`, :func:`stepwise`, :func:`plot_stepwise`, :func:`simulate_collapse`,
   :func:`plot_collapse`, :func:`collapse_sweep`.
@@ -88,6 +89,7 @@ from ._sweep import Range, Sweep, sweep
 from ._init_collapse import init_collapse
 from ._training import TrainRun, train
 from ._compare import Comparison, compare
+from ._prediction_head import HeadRun, head_claims, plot_prediction_head, simulate_prediction_head
 from ._solve import Solution, Status, solve
 from ._system import AbstractSystem, param
 
@@ -145,6 +147,7 @@ def plot_simulation(sim: Simulation):
 
 __all__ = [
     "TrainRun", "train", "Comparison", "compare", "plot_comparison",
+    "HeadRun", "head_claims", "plot_prediction_head", "simulate_prediction_head",
     "Axis", "BasinMap", "basin_map", "init_collapse", "label_points", "plot_basin_map", "Range", "Sweep", "sweep", "plot_sweep",
     "FrozenX", "InfoNCE", "augmented_views", "block_augmentation", "effective_rank", "info_nce", "theorem1",
     "theorem3_balanced", "theorem3_rates", "theorem3_unbalanced", "CONTRASTIVE_MODELS", "PRESETS", "CollapseRun",

@@ -9,6 +9,7 @@ says nothing about the claim). Tolerances are fixed with the claim, never tuned 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import time
@@ -693,3 +694,48 @@ def _directclr_vs_linear():
     return Outcome(diff, "effective rank of the encoder W_1 at t = 200: " + _rank_line(r)
                    + ". The rank is a proxy: the paper's numbers are linear-probe accuracies of a ResNet",
                    numbers={k: v["effective_rank"] for k, v in r.items()})
+
+
+# ----------------------------------------------------------------------------- the prediction head [WL22]
+
+
+@functools.lru_cache(maxsize=1)
+def _head_claims() -> tuple[dict, ...]:
+    from ._prediction_head import head_claims, simulate_prediction_head
+
+    return tuple(head_claims(simulate_prediction_head(seeds=8)))
+
+
+def _head_outcome(i: int) -> Outcome:
+    from ._prediction_head import FRACTION
+
+    c = _head_claims()[i]
+    m = c["measured"]
+    frac = m.get("fraction_of_seeds", m.get("fraction_of_separated_seeds"))
+    return Outcome(1.0 - frac, f"{c['criterion']}; measured in {frac:.0%} of the seeds (8 seeds; needed "
+                               f"{FRACTION:.0%})", numbers={k: v for k, v in m.items() if k != "per_seed"})
+
+
+_HEAD_METRIC = "fraction of seeds where it fails (8 seeds, m = 2, d = 32, alpha_2 = alpha_1 / 2)"
+
+
+@claim("head-no-collapse", "[WL22] Thm 1",
+       "With a trained prediction head (initialised to I, fixed diagonal), the two neurons learn different "
+       "features: one the strong v1, the other the weak v2.", _HEAD_METRIC, 1.0 / 3.0)
+def _head_no_collapse():
+    return _head_outcome(0)
+
+
+@claim("head-fixed-collapse", "[WL22] Thm 3",
+       "With the head fixed at E = I, every neuron learns only the strong feature (dimensional collapse).",
+       _HEAD_METRIC, 1.0 / 3.0)
+def _head_fixed_collapse():
+    return _head_outcome(1)
+
+
+@claim("head-rise-and-fall", "[WL22] four phases",
+       "The off-diagonal of the trained head rises (substitution) and falls back (E -> I at the end).",
+       "fraction of the seeds that learned both features where ||E - I||_F does not peak inside the run and end "
+       "below 1/4 of its peak", 1.0 / 3.0)
+def _head_rise_fall():
+    return _head_outcome(2)
