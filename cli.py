@@ -665,6 +665,37 @@ def check_cmd(
     del dynsim
 
 
+@app.command("figures")
+def figures_cmd(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Figures to make (default: all); --list names them.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the figures with the command that makes each, and exit.")] = False,
+    quick: Annotated[bool, typer.Option(help="Small grids, few seeds, short runs: every figure in about a minute "
+                                             "(for checking, not for the paper).")] = False,
+    out: Out = Path("dynsim-figures"),
+    as_json: AsJson = False,
+):
+    """Regenerate the seed talks' figures into --out as PDF and PNG, with a manifest.json (figure, command,
+    parameters, package versions, runtime, summary).
+
+    Example: dynsim figures --list; dynsim figures phase-portrait-eta-4e-4 --out figs.
+    """
+    from dynsim._figures import FIGURES, make_figures
+
+    if list_:
+        width = max(len(n) for n in FIGURES)
+        for name, f in FIGURES.items():
+            print(f"{name:<{width}}  {f.title}\n{'':<{width}}  $ {f.command}")
+        return
+    start = time.perf_counter()
+    manifest = make_figures(list(names) if names else None, out, quick=quick, progress=lambda m: _err(f"dynsim: {m}"))
+    _err(f"dynsim: wrote {len(manifest['figures'])} figures (PDF and PNG) and {out / 'manifest.json'} "
+         f"({time.perf_counter() - start:.1f} s)")
+    if as_json:
+        from dynsim._io import jsonable
+
+        print(json.dumps(jsonable(manifest), indent=2))
+
+
 def _option_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
