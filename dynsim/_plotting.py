@@ -685,7 +685,7 @@ def plot_sweep(sw):
 def plot_comparison(c):
     """Finite-width training against its ODE: the spectrum over time (theory dashed, training mean
     and band over seeds, for the finest and the coarsest run) and the discrepancy against lr and batch."""
-    colours = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black", "yellow")]
+    colours = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black", "grey")]
     with style():
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.2), layout="constrained",
                                       gridspec_kw={"width_ratios": [1.5, 1]})
@@ -710,7 +710,7 @@ def plot_comparison(c):
                    Line2D([], [], color="0.2", label=f"training, lr {min(c.lrs):g}, batch {max(c.batches)} "
                                                      f"(band: its error over {fine.diverged_step.size} seeds)"),
                    Line2D([], [], color="0.2", alpha=0.35, label=f"training, lr {max(c.lrs):g}, batch {min(c.batches)}")]
-        ax.legend(handles=handles, loc="best", fontsize=7.5)
+        fig.legend(handles=handles, loc="outside lower left", ncols=3, fontsize=7.5)
         ax.set_title(f"{c.model}: finite-width SGD against the flow (seed 0)", fontsize=9)
         for i, b in enumerate(c.batches):
             ax2.loglog(c.lrs, c.errors[:, i], "o-", color=colours[i % len(colours)], ms=4, label=f"batch {b}")
