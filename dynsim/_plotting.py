@@ -175,8 +175,7 @@ def plot_phase_portrait(pp: PhasePortrait):
         ok = np.asarray(pp.trajectories.ok)
         fp, lab = pp.fixed_points, pp.attractor
         to_zero = np.array([i >= 0 and np.allclose(fp.points[i], 0, atol=1e-12) for i in lab])
-        has_plus = any(st.startswith("stable") and iso and p[0] > 0
-                       for p, st, iso in zip(fp.points, fp.stability, fp.isolated))
+        st1, p1 = np.asarray(pp.fixed_points_1d.stable, bool), np.asarray(pp.fixed_points_1d.points)[:, 0]
         unstable = any(iso and not st.startswith("stable") and st != "degenerate"
                        for st, iso in zip(fp.stability, fp.isolated))
         entries = [
@@ -196,8 +195,9 @@ def plot_phase_portrait(pp: PhasePortrait):
             (np.any(ok & (lab < 0)), Line2D([], [], color=PALETTE["grey"], lw=1.3,
                                             label="not at an isolated attractor by $t_1$")),
             (not np.all(ok), Line2D([], [], color="black", lw=1.3, ls=":", label="failed (partial)")),
-            (np.any(pp.fixed_points_1d.stable), Patch(fc=PALETTE["orange"], alpha=0.25, label="basin of collapse")),
-            (has_plus, Patch(fc=PALETTE["blue"], alpha=0.25, label="basin of $p^*_+$")),
+            # the shading of panels (c), (d): basins of the 1-D stable points (at 0: collapse)
+            (np.any(st1 & (np.abs(p1) < 1e-12)), Patch(fc=PALETTE["orange"], alpha=0.25, label="basin of collapse")),
+            (np.any(st1 & (p1 > 1e-12)), Patch(fc=PALETTE["blue"], alpha=0.25, label="basin of $p^*_+$")),
         ]
         handles = [h for show, h in entries if show]
         fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False)
