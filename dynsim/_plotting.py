@@ -599,7 +599,7 @@ def plot_basin_map(bm):
         handles += [Line2D([], [], marker="o", ls="", mfc=STABLE, mec="black", label="stable point"),
                     Line2D([], [], marker="o", ls="", mfc="white", mec=UNSTABLE, mew=1.6, label="saddle")]
         line_handles, _ = ax.get_legend_handles_labels()
-        ax.legend(handles=handles + line_handles, loc="lower left", fontsize=7, framealpha=0.9)
+        fig.legend(handles=handles + line_handles, loc="outside lower center", ncols=4, fontsize=7, frameon=False)
         sys = bm.system
         tau_txt = rf"$\tau_0={bm.tau0:g}$, $\beta={float(sys.beta):g}$" if bm.tau0 is not None else rf"$\tau={float(sys.tau):g}$"
         ax.set_title(rf"Basins: $\eta={_sci(float(sys.eta))}$, $\sigma={float(sys.sigma):g}$, {tau_txt}, "
