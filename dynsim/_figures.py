@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-PNG_DPI = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,7 +277,7 @@ def make_figures(names: Iterable[str] | None, out: str | Path, formats: Iterable
     import matplotlib.pyplot as plt
 
     from ._errors import DynsimInputError
-    from ._io import FORMATS, jsonable, versions
+    from ._io import DPI, FORMATS, jsonable, versions
 
     names = list(FIGURES) if names is None else list(names)
     for n in names:
@@ -302,7 +301,7 @@ def make_figures(names: Iterable[str] | None, out: str | Path, formats: Iterable
         try:
             for fmt in formats:
                 path = out / f"{n}.{fmt}"
-                figure.savefig(path, format=fmt, dpi=PNG_DPI)
+                figure.savefig(path, format=fmt, dpi=DPI)
                 files.append(path.name)
         finally:
             plt.close(figure)
@@ -314,6 +313,5 @@ def make_figures(names: Iterable[str] | None, out: str | Path, formats: Iterable
                         "runtime_s": round(time.perf_counter() - t0, 3), "summary": summary})
     manifest = {"figures": records, "quick": quick, "formats": list(formats),
                 "runtime_s": round(time.perf_counter() - start, 3), "versions": versions()}
-    manifest = jsonable(manifest)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

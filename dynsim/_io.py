@@ -13,7 +13,7 @@ import numpy as np
 
 FORMATS = ("png", "pdf", "svg")
 DPI = 200
-_PACKAGES = ("dynsim", "jax", "jaxlib", "diffrax", "equinox", "optimistix", "numpy", "matplotlib")
+_PACKAGES = ("dynsim", "jax", "jaxlib", "diffrax", "equinox", "optimistix", "optax", "numpy", "matplotlib")
 
 
 def versions() -> dict[str, str]:

@@ -685,6 +685,8 @@ def plot_sweep(sw):
 def plot_comparison(c):
     """Finite-width training against its ODE: the spectrum over time (theory dashed, training mean
     and band over seeds, for the finest and the coarsest run) and the discrepancy against lr and batch."""
+    from ._compare import _spectrum
+
     colours = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black", "grey")]
     with style():
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.2), layout="constrained",
@@ -696,7 +698,7 @@ def plot_comparison(c):
             col = colours[j % len(colours)]
             ax.plot(c.t, theory[:, j], "--", color=col, lw=1.4, zorder=3)
             for run, alpha, lw in ((coarse, 0.35, 0.8), (fine, 1.0, 1.1)):
-                q = _series_of(run)[..., j]
+                q = _spectrum(run)[..., j]
                 ax.plot(run.t, q[0], color=col, lw=lw, alpha=alpha, zorder=2)
                 if run is fine:  # the spread over seeds of (training - its own ODE), around seed 0's ODE
                     dev = q - c.theory[..., j]
@@ -725,7 +727,3 @@ def plot_comparison(c):
         ax2.legend(loc="lower right", fontsize=7.5, title="\n".join(txt), title_fontsize=7.5)
         ax2.set_title("discrepancy against learning rate and batch", fontsize=9)
     return fig
-
-
-def _series_of(run):
-    return run.series["s"] if "s" in run.series else run.series["sv"]

@@ -12,7 +12,7 @@ Models (one step of SGD at learning rate ``lr`` is time ``lr`` of the flow, [T21
 - ``byol`` / ``simsiam``: ``J = 1/2 mean ||W_p W x_1 - SG(W_a x_2)||^2`` plus weight decay; the
   predictor steps at ``alpha_p lr``, the decay ``eta`` acts on both (Lemma 1), the target is an
   EMA ``W_a <- W_a + lr beta (W - W_a)`` (momentum ``1 - lr beta``) or ``W_a = W``;
-  ``predictor='mlp'`` (ReLU, hidden ``width``) and ``relu=True`` (``z = relu(W x)``) go beyond
+  ``predictor='mlp'`` (ReLU, ``hidden`` units) and ``relu=True`` (``z = relu(W x)``) go beyond
   the linear theory (REFERENCE section 4);
 - ``directpred`` / ``directcopy`` / ``directset``: ``W_p`` set from the running estimate
   ``F_hat <- rho F_hat + (1 - rho) sym(mean z_1 z_2^T)`` every ``freq`` steps, by the rule of
@@ -237,10 +237,7 @@ class _InfoNCE(_Model):
         return info_nce(z, zp, hyper["tau"], sys.kernel)
 
     def observe(self, params, state, hyper):
-        w = params["Ws"][0]
-        for m in params["Ws"][1:]:
-            w = m @ w
-        return {"sv": jnp.linalg.svd(w, compute_uv=False)}
+        return {"sv": jnp.linalg.svd(self.cfg["system"].chain(params["Ws"]), compute_uv=False)}
 
     def weights(self, params, state):
         return jnp.concatenate([w.ravel() for w in params["Ws"]])
@@ -536,8 +533,5 @@ def _train_infonce(model, params, *, preset, sigma, init_scale, progress, start)
     logs = {k: np.asarray(v) for k, v in logs.items()}
     params.update({k: v for k, v in resolved.items() if k != "model"}, preset=preset, init=init)
     t = params["lr"] * log_every * np.arange(n_log)
-    w = final["Ws"][0]
-    for m in final["Ws"][1:]:
-        w = m @ w  # the end-to-end map, per seed
     return TrainRun(model, params, t, logs, np.asarray(bad), {"y0": np.asarray(y0)}, system,
-                    time.perf_counter() - start, {"W": np.asarray(w)})
+                    time.perf_counter() - start, {"W": np.asarray(system.chain(final["Ws"]))})  # per seed
