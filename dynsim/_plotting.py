@@ -149,10 +149,13 @@ def plot_phase_portrait(pp: PhasePortrait):
         _line(c, pp, "")
         _line(d, pp, "zoom_")
         a.set_title(r"(a) $(p_j, s_j)$ plane, fixed $\tau$", loc="left")
-        b.set_title(r"(b) zoom on the origin, where $p^*_-$ lives" if pp.regime == "bistable"
+        # The second window is a zoom unless the regime calls for a wider one (eta > eta_c: the flow far out).
+        wider = pp.zoom.p_max - pp.zoom.p_min > pp.window.p_max - pp.window.p_min
+        b.set_title("(b) wider view around the origin" if wider else
+                    r"(b) zoom on the origin, where $p^*_-$ lives" if pp.regime == "bistable"
                     else "(b) zoom on the origin", loc="left")
         c.set_title("(c) 1-D dynamics on the parabola $c_j = 0$", loc="left")
-        d.set_title(r"(d) 1-D dynamics near the origin", loc="left")
+        d.set_title("(d) 1-D dynamics, wider view" if wider else r"(d) 1-D dynamics near the origin", loc="left")
 
         regime = pp.regime
         pm, pplus, etac = float(sys.p_minus), float(sys.p_plus), float(sys.eta_critical)
