@@ -55,7 +55,7 @@ def _finish(command: str, stem: str, *, out: Path, fmt: "Format", figure, arrays
             summary: dict, start: float, as_json: bool, messages: list[str]) -> None:
     """Every job's ending: the figure, .npz and .json written, one stderr line per message and one
     for the files, and the summary on stdout with --json."""
-    from dynsim._io import jsonable, write_outputs
+    from dynsim._core.io import jsonable, write_outputs
 
     record = {"command": command, "argv": _ARGV, "parameters": parameters, "summary": summary,
               "runtime_s": round(time.perf_counter() - start, 3)}
@@ -94,7 +94,7 @@ def phase_portrait_cmd(
     Writes phase_portrait.{png,npz,json} into --out.
     """
     import dynsim
-    from dynsim._phase_portrait import Window, default_window
+    from dynsim.models.eigen.portrait import Window, default_window
 
     start = time.perf_counter()
     system = dynsim.EigenDynamics2D(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p)
@@ -205,7 +205,7 @@ def basin_map_cmd(
     and the unsettled/failed counts. Writes basin_map.{png,npz,json}.
     """
     import dynsim
-    from dynsim._basins import Axis, default_axes
+    from dynsim.models.eigen.basins import Axis, default_axes
 
     start = time.perf_counter()
     if model.value in MATRIX_MODELS:
@@ -635,8 +635,8 @@ def check_cmd(
     when a claim does not reproduce: that is a finding, not an error.
     """
     import dynsim
-    from dynsim._checks import REGISTRY, run_checks
-    from dynsim._io import jsonable, versions
+    from dynsim.models.seed_claims import REGISTRY, run_checks
+    from dynsim._core.io import jsonable, versions
 
     if list_:
         for c in REGISTRY.values():
@@ -679,7 +679,7 @@ def figures_cmd(
 
     Example: dynsim figures --list; dynsim figures phase-portrait-eta-4e-4 --out figs.
     """
-    from dynsim._figures import FIGURES, make_figures
+    from dynsim.plot.gallery import FIGURES, make_figures
 
     if list_:
         width = max(len(n) for n in FIGURES)
@@ -691,7 +691,7 @@ def figures_cmd(
     _err(f"dynsim: wrote {len(manifest['figures'])} figures (PDF and PNG) and {out / 'manifest.json'} "
          f"({time.perf_counter() - start:.1f} s)")
     if as_json:
-        from dynsim._io import jsonable
+        from dynsim._core.io import jsonable
 
         print(json.dumps(jsonable(manifest), indent=2))
 

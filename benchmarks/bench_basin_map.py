@@ -22,7 +22,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 import dynsim
-from dynsim._basins import COLLAPSED, NONTRIVIAL, NOT_SETTLED, _lane_system, traps
+from dynsim.models.eigen.basins import COLLAPSED, NONTRIVIAL, NOT_SETTLED, _lane_system, traps
 from _common import log_s_rhs, write
 
 ETA, SIGMA, TAU, ALPHA, T1 = 4e-4, 1.0, 1.0, 1.0, 2e4

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import dynsim
-from dynsim._noncontrastive import SymmetrizedBYOL, directset, isotropic, spectrum
+from dynsim.models.byol.system import SymmetrizedBYOL, directset, isotropic, spectrum
 from _common import write
 
 

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 import dynsim  # noqa: F401  (float64 on import)
-from dynsim._training import train
+from dynsim.training.train import train
 from _common import write
 
 LR, SEED = 0.01, 0

@@ -22,8 +22,8 @@ JAX + diffrax, float64 by default. The public API:
   :func:`plot_collapse`, :func:`collapse_sweep`.
 """
 
-from . import _config  # noqa: F401  (float64 on import)
-from ._analysis import (
+from dynsim._core import config as _config  # noqa: F401  (float64 on import)
+from dynsim.tools.fixed_points import (
     FixedPoints,
     basins_1d,
     classify,
@@ -32,10 +32,10 @@ from ._analysis import (
     jacobian,
     nearest_attractor,
 )
-from ._config import enable_compilation_cache
-from ._eigen import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, critical_eta, nontrivial_roots
-from ._errors import DynsimInputError
-from ._noncontrastive import (
+from dynsim._core.config import enable_compilation_cache
+from dynsim.models.eigen.system import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, critical_eta, nontrivial_roots
+from dynsim._core.errors import DynsimInputError
+from dynsim.models.byol.system import (
     VARIANTS,
     DirectSetBYOL,
     directset,
@@ -49,9 +49,9 @@ from ._noncontrastive import (
     nuisance,
     spectrum,
 )
-from ._phase_portrait import PhasePortrait, Window, phase_portrait
-from ._simulate import MODELS, Simulation, simulate
-from ._barlow import (
+from dynsim.models.eigen.portrait import PhasePortrait, Window, phase_portrait
+from dynsim.models.byol.simulate import MODELS, Simulation, simulate
+from dynsim.models.barlow.system import (
     BarlowTwins,
     KernelBarlowTwins,
     Stepwise,
@@ -63,7 +63,7 @@ from ._barlow import (
     stepwise,
     synthetic_pairs,
 )
-from ._contrastive import (
+from dynsim.models.infonce.system import (
     FrozenX,
     InfoNCE,
     augmented_views,
@@ -75,7 +75,7 @@ from ._contrastive import (
     theorem3_rates,
     theorem3_unbalanced,
 )
-from ._collapse import (
+from dynsim.models.infonce.collapse import (
     CONTRASTIVE_MODELS,
     PRESETS,
     CollapseRun,
@@ -84,63 +84,63 @@ from ._collapse import (
     representation_ranks,
     simulate_collapse,
 )
-from ._basins import Axis, BasinMap, basin_map, label_points
-from ._sweep import Range, Sweep, sweep
-from ._init_collapse import init_collapse
-from ._training import TrainRun, train
-from ._compare import Comparison, compare
-from ._prediction_head import HeadRun, head_claims, plot_prediction_head, simulate_prediction_head
-from ._solve import Solution, Status, solve
-from ._system import AbstractSystem, param
+from dynsim.models.eigen.basins import Axis, BasinMap, basin_map, label_points
+from dynsim.models.eigen.sweep import Range, Sweep, sweep
+from dynsim.models.byol.init_collapse import init_collapse
+from dynsim.training.train import TrainRun, train
+from dynsim.training.compare import Comparison, compare
+from dynsim.models.prediction_head.system import HeadRun, head_claims, plot_prediction_head, simulate_prediction_head
+from dynsim._core.solve import Solution, Status, solve
+from dynsim._core.system import AbstractSystem, param
 
 __version__ = "0.1.0"
 
 
 def plot_phase_portrait(pp: PhasePortrait):
     """The phase-portrait figure (imports matplotlib on first use)."""
-    from ._plotting import plot_phase_portrait as _plot
+    from dynsim.plot.seed_figures import plot_phase_portrait as _plot
 
     return _plot(pp)
 
 
 def plot_stepwise(run: Stepwise):
     """The three-panel Barlow Twins steps figure of a :func:`stepwise` run."""
-    from ._plotting import plot_stepwise as _plot
+    from dynsim.plot.seed_figures import plot_stepwise as _plot
 
     return _plot(run)
 
 
 def plot_collapse(run: CollapseRun):
     """The six-panel figure of a contrastive :func:`simulate_collapse` run."""
-    from ._plotting import plot_collapse as _plot
+    from dynsim.plot.seed_figures import plot_collapse as _plot
 
     return _plot(run)
 
 
 def plot_basin_map(bm: BasinMap):
     """The basin-map figure: basins, stationary points, separatrix; and the time each cell was proven."""
-    from ._plotting import plot_basin_map as _plot
+    from dynsim.plot.seed_figures import plot_basin_map as _plot
 
     return _plot(bm)
 
 
 def plot_sweep(sw: Sweep):
     """The regime diagram (or bifurcation diagram) of a :func:`sweep`."""
-    from ._plotting import plot_sweep as _plot
+    from dynsim.plot.seed_figures import plot_sweep as _plot
 
     return _plot(sw)
 
 
 def plot_comparison(c: Comparison):
     """Training against its ODE: spectra over time (theory dashed, band over seeds) and the discrepancy."""
-    from ._plotting import plot_comparison as _plot
+    from dynsim.plot.seed_figures import plot_comparison as _plot
 
     return _plot(c)
 
 
 def plot_simulation(sim: Simulation):
     """The six-panel figure of a :func:`simulate` run."""
-    from ._plotting import plot_simulation as _plot
+    from dynsim.plot.seed_figures import plot_simulation as _plot
 
     return _plot(sim)
 

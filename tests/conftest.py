@@ -3,7 +3,7 @@ import os
 import pytest
 
 # As the CLI does (see cli.py): equinox's runtime checks as NaNs, not host callbacks, so that
-# the serialized-job path (dynsim._aot) is exercised. Must precede the first equinox import.
+# the serialized-job path (dynsim._core.aot) is exercised. Must precede the first equinox import.
 os.environ.setdefault("EQX_ON_ERROR", "nan")
 
 import dynsim  # noqa: E402,F401  (float64 on import)

@@ -5,7 +5,7 @@ import pytest
 
 import dynsim
 from dynsim import DynsimInputError
-from dynsim._barlow import (
+from dynsim.models.barlow.system import (
     BarlowTwins, KernelBarlowTwins, closed_form_loss, cross_covariance, default_spectrum, singular_values,
     step_times, stepwise, synthetic_pairs,
 )

@@ -11,7 +11,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import dynsim
-from dynsim._basins import COLLAPSED, FAILED, NONTRIVIAL, Axis, label_points
+from dynsim.models.eigen.basins import COLLAPSED, FAILED, NONTRIVIAL, Axis, label_points
 
 ETA, SIGMA = 4e-4, 1.0
 
@@ -120,7 +120,7 @@ def test_3d_labels_match_scipy():
 def test_several_devices_give_the_single_device_result(tmp_path):
     script = (
         "import json, numpy as np, dynsim, jax\n"
-        "from dynsim._basins import label_points\n"
+        "from dynsim.models.eigen.basins import label_points\n"
         "rng = np.random.default_rng(5)\n"
         "p0 = rng.uniform(-1, 2, 203); s0 = 10 ** rng.uniform(-10, 0, 203)\n"
         "lab, ts, st, info = label_points(dynsim.EigenDynamics2D(eta=4e-4, sigma=1.0), p0, s0, chunk=64)\n"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import cli
-from dynsim._checks import NOT_REPRODUCED, REGISTRY, REPRODUCED, run_check
+from dynsim.models.seed_claims import NOT_REPRODUCED, REGISTRY, REPRODUCED, run_check
 
 EXPECTED = {name: REPRODUCED for name in REGISTRY}
 EXPECTED.update({

@@ -6,8 +6,8 @@ import numbers
 import pytest
 
 import dynsim
-from dynsim._figures import FIGURES, Figure, make_figures
-from dynsim._io import jsonable
+from dynsim.plot.gallery import FIGURES, Figure, make_figures
+from dynsim._core.io import jsonable
 
 
 def _numbers(obj):

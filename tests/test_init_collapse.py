@@ -5,8 +5,8 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import dynsim
-from dynsim._init_collapse import SETTLED_RTOL
-from dynsim._simulate import COLLAPSE_RTOL, build, initial_state
+from dynsim.models.byol.init_collapse import SETTLED_RTOL
+from dynsim.models.byol.simulate import COLLAPSE_RTOL, build, initial_state
 
 
 def test_labels_agree_with_scipy_lsoda():

@@ -7,7 +7,7 @@ import pytest
 
 import dynsim
 from dynsim import DynsimInputError
-from dynsim._noncontrastive import (
+from dynsim.models.byol.system import (
     LinearBYOL, SymmetrizedBYOL, VARIANTS, commutator_norm, eigenpairs, isotropic, nuisance, spectrum,
 )
 

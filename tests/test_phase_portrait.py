@@ -68,7 +68,7 @@ def test_bad_window():
 
 def test_serialized_job_equals_traced_job(tmp_path, monkeypatch):
     """The jax.export path that makes repeated CLI runs fast gives the same numbers."""
-    from dynsim import _aot
+    from dynsim._core import aot as _aot
 
     m = dynsim.EigenDynamics2D(eta=0.01, sigma=0.7, tau=0.9)
     monkeypatch.setattr(_aot, "_cache_dir", lambda: None)

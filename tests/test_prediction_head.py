@@ -1,4 +1,4 @@
-"""The prediction head of [WL22] (dynsim._prediction_head): claims, phases, BN, the fixed diagonal,
+"""The prediction head of [WL22] (dynsim.models.prediction_head.system): claims, phases, BN, the fixed diagonal,
 input validation."""
 
 import json
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dynsim import DynsimInputError
-from dynsim._prediction_head import (
+from dynsim.models.prediction_head.system import (
     ALIGNED,
     UNALIGNED,
     batch_norm,
@@ -198,7 +198,7 @@ def test_simulate_prediction_head_command_and_checks(tmp_path, capsys):
     import json
 
     import cli
-    from dynsim._checks import REGISTRY, run_check
+    from dynsim.models.seed_claims import REGISTRY, run_check
 
     rc = cli.main(["simulate", "prediction-head", "--out", str(tmp_path), "--json"])
     out, err = capsys.readouterr()

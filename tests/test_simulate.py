@@ -8,7 +8,7 @@ import pytest
 import cli
 import dynsim
 from dynsim import DynsimInputError
-from dynsim._noncontrastive import directset, isotropic, nuisance
+from dynsim.models.byol.system import directset, isotropic, nuisance
 
 
 def diag_model(**kw):

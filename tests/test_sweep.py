@@ -24,7 +24,7 @@ def test_basin_size_shrinks_with_alpha_p_and_matches_label_points():
     assert sw.summary()["trend"] == "decreasing" and q[0] - q[-1] > 0.01
     # The sweep's point equals a direct labelling of the same window.
     sys_ = dynsim.EigenDynamics2D(eta=4e-4, sigma=1.0, alpha_p=4.0)
-    pa, sa = dynsim._basins.default_axes(dynsim.EigenDynamics2D(eta=4e-4, sigma=1.0), 24)
+    pa, sa = dynsim.models.eigen.basins.default_axes(dynsim.EigenDynamics2D(eta=4e-4, sigma=1.0), 24)
     P, S = np.meshgrid(pa.values(), sa.values())
     labels, *_ = dynsim.label_points(sys_, P.ravel(), S.ravel())
     assert q[-1] == np.mean(labels == 0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import dynsim
-from dynsim._training import train
+from dynsim.training.train import train
 
 FAST = dict(seeds=2, width=4)
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._contrastive import (
+from dynsim.models.infonce.system import (
     InfoNCE,
     augmented_views,
     block_augmentation,
@@ -27,9 +27,9 @@ from ._contrastive import (
     effective_rank,
     theorem3_rates,
 )
-from ._errors import DynsimInputError
-from ._solve import Solution, Status, check_solver_options, solve
-from ._system import check_param
+from dynsim._core.errors import DynsimInputError
+from dynsim._core.solve import Solution, Status, check_solver_options, solve
+from dynsim._core.system import check_param
 
 CONTRASTIVE_MODELS = ("infonce", "infonce-2layer", "directclr")
 COLLAPSE_RTOL = 1e-3  # a singular value below this fraction of the largest counts as collapsed
@@ -61,7 +61,7 @@ PRESETS = {
 
 
 def _data_covariances(data, dim, sigma, dim_b, decay, cov, seed):
-    from ._simulate import _covariances
+    from dynsim.models.byol.simulate import _covariances
 
     x, xa, _, pb, _ = _covariances(data, dim, sigma, dim_b, decay, cov, seed)
     return x, xa, pb

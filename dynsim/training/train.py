@@ -43,8 +43,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._errors import DynsimInputError
-from ._system import check_param
+from dynsim._core.errors import DynsimInputError
+from dynsim._core.system import check_param
 
 MODELS = ("byol", "simsiam", "directpred", "directcopy", "directset", "barlow", "infonce", "infonce-2layer",
           "directclr")
@@ -230,7 +230,7 @@ class _InfoNCE(_Model):
                 jax.lax.dynamic_slice_in_dim(hyper["x_aug"], start, b))
 
     def loss(self, params, state, views, hyper):
-        from ._contrastive import info_nce
+        from dynsim.models.infonce.system import info_nce
 
         sys = self.cfg["system"]
         z, zp = (sys._head(sys.forward(params["Ws"], v)) for v in views)
@@ -394,7 +394,7 @@ def train(model: str, *, width: int = 16, n1: int | None = None, batch: int = 25
     MLP predictor, ReLU, masking)."""
     import time
 
-    from ._simulate import FAMILY_DEFAULTS, build, family
+    from dynsim.models.byol.simulate import FAMILY_DEFAULTS, build, family
 
     n1 = width if n1 is None else n1
     _check(model, steps, log_every, batch, seeds, lr, width, n1)
@@ -422,7 +422,7 @@ def train(model: str, *, width: int = 16, n1: int | None = None, batch: int = 25
              "init_scale": 1.0 if init_scale is None else init_scale}
     rule_kw: dict = {}
     if model == "barlow":
-        from ._barlow import default_spectrum
+        from dynsim.models.barlow.system import default_spectrum
 
         sigma = 0.5 if sigma is None else sigma
         gamma = default_spectrum(n1)
@@ -430,7 +430,7 @@ def train(model: str, *, width: int = 16, n1: int | None = None, batch: int = 25
         X, X_aug = (u * gamma) @ u.T, sigma**2 * np.eye(n1)
         hyper["init_scale"] = 1e-3 if init_scale is None else init_scale
         net = _Barlow({"n1": n1, "n2": width, "batch": batch, "augment": augment, "samples": samples})
-        from ._barlow import BarlowTwins
+        from dynsim.models.barlow.system import BarlowTwins
 
         system = BarlowTwins(d=width, m=n1, Gamma=X)
         params.update(sigma=sigma, gamma=gamma, init_scale=hyper["init_scale"])
@@ -493,11 +493,11 @@ def _with_X(system, X):
 
 
 def _train_infonce(model, params, *, preset, sigma, init_scale, progress, start):
-    """InfoNCE models on the fixed pairs of :func:`~dynsim._collapse.build_contrastive`; every seed starts
+    """InfoNCE models on the fixed pairs of :func:`~dynsim.models.infonce.collapse.build_contrastive`; every seed starts
     from the same weights (the flow's) and differs in the order of its mini-batches."""
     import time
 
-    from ._collapse import PRESETS, build_contrastive, initial_weights
+    from dynsim.models.infonce.collapse import PRESETS, build_contrastive, initial_weights
 
     opts, init = {}, "gaussian"
     if preset is not None:

@@ -31,9 +31,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._errors import DynsimInputError
-from ._solve import solve
-from ._training import TrainRun, train
+from dynsim._core.errors import DynsimInputError
+from dynsim._core.solve import solve
+from dynsim.training.train import TrainRun, train
 
 COMPARABLE = ("byol", "simsiam", "directpred", "directcopy", "directset", "barlow", "infonce", "infonce-2layer")
 
@@ -191,7 +191,7 @@ def compare(model: str, *, lrs=None, batches=None, T: float | None = None, seeds
 def _checks(model: str, run: TrainRun, theory: np.ndarray) -> dict:
     """The model-specific comparisons of the module docstring, on the finest run."""
     if model == "barlow":
-        from ._barlow import singular_values, step_times
+        from dynsim.models.barlow.system import singular_values, step_times
 
         system = run.system
         gamma, v = system.spectrum()

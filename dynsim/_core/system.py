@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from ._errors import DynsimInputError
+from dynsim._core.errors import DynsimInputError
 
 
 def _as_float_array(x: ArrayLike) -> Array:

@@ -62,7 +62,7 @@ def _directset_alpha(*, alphas, eta, sigma, n1, t1, n_save, seed):
 
     import dynsim
 
-    from ._plotting import PALETTE, style
+    from dynsim.plot.seed_figures import PALETTE, style
 
     runs = [dynsim.simulate("directset", alpha=a, eta=eta, sigma=sigma, n1=n1, t1=t1, n_save=n_save, seed=seed)
             for a in alphas]
@@ -121,7 +121,7 @@ def _collapse_vs_k(*, k, dim, dim_aug, samples, t1, seed):
 
     import dynsim
 
-    from ._plotting import PALETTE, style
+    from dynsim.plot.seed_figures import PALETTE, style
 
     sw = dynsim.collapse_sweep(k, dim=dim, dim_aug=dim_aug, samples=samples, t1=t1, seed=seed)
     sv = np.asarray(sw.singular_values)
@@ -276,8 +276,8 @@ def make_figures(names: Iterable[str] | None, out: str | Path, formats: Iterable
     """
     import matplotlib.pyplot as plt
 
-    from ._errors import DynsimInputError
-    from ._io import DPI, FORMATS, jsonable, versions
+    from dynsim._core.errors import DynsimInputError
+    from dynsim._core.io import DPI, FORMATS, jsonable, versions
 
     names = list(FIGURES) if names is None else list(names)
     for n in names:

@@ -22,11 +22,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._basins import COLLAPSED, NOT_SETTLED, FAILED, Axis, default_axes, label_points
-from ._eigen import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, critical_eta, nontrivial_roots
-from ._analysis import find_fixed_points
-from ._errors import DynsimInputError
-from ._solve import solve
+from dynsim.models.eigen.basins import COLLAPSED, NOT_SETTLED, FAILED, Axis, default_axes, label_points
+from dynsim.models.eigen.system import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, critical_eta, nontrivial_roots
+from dynsim.tools.fixed_points import find_fixed_points
+from dynsim._core.errors import DynsimInputError
+from dynsim._core.solve import solve
 
 PARAMETERS = ("eta", "sigma", "tau", "alpha_p", "beta")
 KINDS = ("basin-size", "alignment", "bifurcation", "collapse")
@@ -119,7 +119,7 @@ def sweep(kind: str, ranges: list[Range], *, base: dict[str, float] | None = Non
     (defaults: ``eta = 4e-4, sigma = tau = alpha_p = beta = 1``; for ``collapse`` the ``model``'s
     defaults, with ``samples`` random starts per point)."""
     if kind == "collapse":
-        from ._init_collapse import init_collapse
+        from dynsim.models.byol.init_collapse import init_collapse
 
         return init_collapse(model, ranges, samples=samples, base=base, t1=t1, progress=progress)
     base = {**DEFAULTS, **(base or {})}

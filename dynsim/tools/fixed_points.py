@@ -16,8 +16,8 @@ import numpy as np
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float
 
-from ._errors import DynsimInputError
-from ._system import AbstractSystem
+from dynsim._core.errors import DynsimInputError
+from dynsim._core.system import AbstractSystem
 
 
 def jacobian(system: AbstractSystem, y: Float[ArrayLike, " n"], t: float = 0.0) -> Float[Array, "n n"]:

@@ -24,8 +24,9 @@ _LIBS = ("jax", "jaxlib", "diffrax", "equinox", "optimistix", "lineax")
 @cache
 def _source_hash() -> str:
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode())
+    package = Path(__file__).parent.parent
+    for path in sorted(package.rglob("*.py")):
+        h.update(str(path.relative_to(package)).encode())
         h.update(path.read_bytes())
     for lib in _LIBS:
         try:

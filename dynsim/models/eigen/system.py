@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from ._system import AbstractSystem, check_param, param
+from dynsim._core.system import AbstractSystem, check_param, param
 
 # Relative tolerance within which eta counts as equal to the critical eta.
 _CRITICAL_RTOL = 1e-12

@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._errors import DynsimInputError
-from ._noncontrastive import (
+from dynsim._core.errors import DynsimInputError
+from dynsim.models.byol.system import (
     RULES,
     VARIANTS,
     DirectSetBYOL,
@@ -37,8 +37,8 @@ from ._noncontrastive import (
     frobenius,
     theorem3_K,
 )
-from ._solve import Solution, check_solver_options, solve
-from ._system import check_param
+from dynsim._core.solve import Solution, check_solver_options, solve
+from dynsim._core.system import check_param
 
 MODELS = (*VARIANTS, "symmetrized", *RULES, "scalar")
 DATA = ("isotropic", "nuisance", "spectrum")

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ._phase_portrait import PhasePortrait, Window
+from dynsim.models.eigen.portrait import PhasePortrait, Window
 
 # Okabe & Ito (2008), safe for the common colour-vision deficiencies.
 PALETTE = {
@@ -404,7 +404,7 @@ def plot_collapse(run):
     the collapsed directions' weight on the augmented subspace and the rates d log sigma / dt; two
     layers, each layer's singular values, the alignment |V_2^T U_1| and the conservation and Theorem
     3 residuals; DirectCLR, the representation spectrum and rank against projector variants."""
-    from ._collapse import COLLAPSE_RTOL
+    from dynsim.models.infonce.collapse import COLLAPSE_RTOL
 
     sr, p, t = run.series, run.params, run.ts
     ok = np.isfinite(t)
@@ -570,7 +570,7 @@ def plot_basin_map(bm):
     ``s = p^2/alpha_p``; right: the time at which each cell was proven to be in its basin."""
     from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm
 
-    from ._basins import LABELS
+    from dynsim.models.eigen.basins import LABELS
 
     p, s = bm.p.values(), bm.s.values()
     pe, se = _edges(p, bm.p.log), _edges(s, bm.s.log)
@@ -688,7 +688,7 @@ def plot_sweep(sw):
 def plot_comparison(c):
     """Finite-width training against its ODE: the spectrum over time (theory dashed, training mean
     and band over seeds, for the finest and the coarsest run) and the discrepancy against lr and batch."""
-    from ._compare import _spectrum
+    from dynsim.training.compare import _spectrum
 
     colours = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black", "grey")]
     with style():

@@ -32,12 +32,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._analysis import FixedPoints, find_fixed_points, jacobian
-from ._eigen import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, nontrivial_roots
-from ._errors import DynsimInputError
-from ._parallel import device_count, lane_map
-from ._solve import Solution, Status, check_solver_options, solve
-from ._system import AbstractSystem, check_param, param
+from dynsim.tools.fixed_points import FixedPoints, find_fixed_points, jacobian
+from dynsim.models.eigen.system import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, nontrivial_roots
+from dynsim._core.errors import DynsimInputError
+from dynsim._core.parallel import device_count, lane_map
+from dynsim._core.solve import Solution, Status, check_solver_options, solve
+from dynsim._core.system import AbstractSystem, check_param, param
 
 COLLAPSED, NONTRIVIAL, NOT_SETTLED, FAILED = 0, 1, -1, -2
 LABELS = {COLLAPSED: "collapsed", NONTRIVIAL: "non-trivial", NOT_SETTLED: "not settled", FAILED: "failed"}

@@ -27,9 +27,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._errors import DynsimInputError
-from ._noncontrastive import _check_dim, _MatrixSystem, check_symmetric
-from ._system import check_param, param
+from dynsim._core.errors import DynsimInputError
+from dynsim.models.byol.system import _check_dim, _MatrixSystem, check_symmetric
+from dynsim._core.system import check_param, param
 
 KERNELS = ("linear", "rbf")
 
@@ -260,7 +260,7 @@ def stepwise(*, m: int = 8, d: int = 4, n_pairs: int = 200, ratio: float = 0.6, 
     form. ``pairs = (x, x')`` are the user's views; otherwise :func:`synthetic_pairs` with
     ``gamma_j = ratio^j``. From a random init the closed form uses the effective
     ``s_j(0) = |R_jj|`` of ``W(0) V = Q R`` (Gram-Schmidt in the order of ``gamma``)."""
-    from ._solve import check_solver_options, solve
+    from dynsim._core.solve import check_solver_options, solve
 
     _check_dim("d", d)
     check_param("init_scale", init_scale, lower=0.0, lower_open=True)

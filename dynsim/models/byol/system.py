@@ -21,8 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._errors import DynsimInputError
-from ._system import AbstractSystem, _concrete, check_param, param
+from dynsim._core.errors import DynsimInputError
+from dynsim._core.system import AbstractSystem, _concrete, check_param, param
 
 PREDICTORS = ("linear", "symmetric", "identity")
 TARGETS = ("ema", "online", "fixed-ratio")

@@ -1,7 +1,7 @@
 r"""How often random initialisations of the matrix models collapse [T21, W21], against the init
 scale and other hyperparameters.
 
-For each parameter point, ``samples`` random starts (:func:`~dynsim._simulate.initial_state`:
+For each parameter point, ``samples`` random starts (:func:`~dynsim.models.byol.simulate.initial_state`:
 ``W ~ scale N(0, 1/n1)``, ``W_p ~ scale N(0, 1/n2)``) are integrated to ``t1`` in one batched
 solve (the parameters are arrays, so the points share one compiled program). Each run is labelled
 from the eigenvalues ``s_j`` of ``F = W X W^T``:
@@ -27,10 +27,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._errors import DynsimInputError
-from ._noncontrastive import RULES, SymmetrizedBYOL
-from ._simulate import COLLAPSE_RTOL, FAMILY_DEFAULTS, MODELS, build, family, initial_state
-from ._solve import solve
+from dynsim._core.errors import DynsimInputError
+from dynsim.models.byol.system import RULES, SymmetrizedBYOL
+from dynsim.models.byol.simulate import COLLAPSE_RTOL, FAMILY_DEFAULTS, MODELS, build, family, initial_state
+from dynsim._core.solve import solve
 
 SETTLED_RTOL = 1e-3
 #: What a ``collapse`` sweep may vary (``alpha``: DirectSet's exponent; ``alpha_p`` not for the rules).
@@ -71,7 +71,7 @@ def init_collapse(model: str, ranges, *, samples: int = 32, n1: int = 8, base: d
     """The collapsed fractions of ``samples`` random starts of ``model`` over the grid of ``ranges``
     (one or two :class:`~dynsim.Range` over :data:`PARAMETERS`); the other parameters from ``base``
     (the model's defaults otherwise). Returns a :class:`~dynsim.Sweep` of kind ``collapse``."""
-    from ._sweep import Sweep
+    from dynsim.models.eigen.sweep import Sweep
 
     base = dict(base or {})
     n1 = base.pop("n1", n1)

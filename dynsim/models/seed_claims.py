@@ -19,9 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._eigen import EigenDynamics2D
-from ._errors import DynsimInputError
-from ._noncontrastive import (
+from dynsim.models.eigen.system import EigenDynamics2D
+from dynsim._core.errors import DynsimInputError
+from dynsim.models.byol.system import (
     LinearBYOL,
     SymmetrizedBYOL,
     aligned_start,
@@ -33,7 +33,7 @@ from ._noncontrastive import (
     nuisance,
     spectrum,
 )
-from ._solve import solve
+from dynsim._core.solve import solve
 
 REPRODUCED, NOT_REPRODUCED, OUTSIDE = "reproduced", "not reproduced", "outside conditions"
 TIGHT = dict(rtol=1e-11, atol=1e-13)  # solver tolerances for checks against closed forms
@@ -135,7 +135,7 @@ def _random_state(m, seed, scale=1.0):
 
 
 def _collapse(variant: str) -> Outcome:
-    from ._noncontrastive import VARIANTS
+    from dynsim.models.byol.system import VARIANTS
 
     predictor, target, sg = VARIANTS[variant]
     ratios, growth = [], []
@@ -436,7 +436,7 @@ def _symmetric_ema():
 
 
 def _barlow_pairs():
-    from ._barlow import default_spectrum, synthetic_pairs
+    from dynsim.models.barlow.system import default_spectrum, synthetic_pairs
 
     gamma = default_spectrum(6, 0.6)
     x, xp, _ = synthetic_pairs(200, gamma, seed=1)
@@ -448,7 +448,7 @@ def _barlow_pairs():
        "W Gamma follow s_j(t) = e^{4 gamma_j t} / sqrt(s_j(0)^-2 + (e^{8 gamma_j t} - 1) gamma_j) -> gamma_j^{-1/2}.",
        "max_t,j |s_j - s_j^closed| / s_j^closed (d = 4, m = 6, s_0 = 1e-3)", 1e-9)
 def _bt_closed_form():
-    from ._barlow import BarlowTwins, cross_covariance, singular_values
+    from dynsim.models.barlow.system import BarlowTwins, cross_covariance, singular_values
 
     gamma, x, xp = _barlow_pairs()
     bt = BarlowTwins(d=4, m=6, Gamma=cross_covariance(x, xp))
@@ -466,7 +466,7 @@ def _bt_closed_form():
        "the order of gamma), the closer the smaller the init.",
        "max_t,j |lambda_j - lambda_j^closed| at init scale 1e-8 (must also fall with the scale)", 1e-5)
 def _bt_random():
-    from ._barlow import stepwise
+    from dynsim.models.barlow.system import stepwise
 
     scales = (1e-2, 1e-4, 1e-6, 1e-8)
     errs = [stepwise(m=6, d=4, init_scale=s, t1=60.0, seed=3).summary()["max_abs_error_lambda_vs_closed_form"]
@@ -481,7 +481,7 @@ def _bt_random():
        "The kernel version, written with Gram matrices only, equals the linear model exactly for the linear kernel.",
        "max_t |A(t) Xs^T - W(t)| / max |W| from W(0) = A(0) Xs^T", 1e-9)
 def _bt_kernel():
-    from ._barlow import BarlowTwins, KernelBarlowTwins, cross_covariance
+    from dynsim.models.barlow.system import BarlowTwins, KernelBarlowTwins, cross_covariance
 
     _, x, xp = _barlow_pairs()
     bt = BarlowTwins(d=4, m=6, Gamma=cross_covariance(x, xp))
@@ -499,7 +499,7 @@ def _bt_kernel():
 
 
 def _views(n, dim, k=0.0, dim_aug=None, seed=0):
-    from ._contrastive import augmented_views, block_augmentation
+    from dynsim.models.infonce.system import augmented_views, block_augmentation
 
     return augmented_views(n, np.eye(dim), block_augmentation(dim, dim if dim_aug is None else dim_aug, k), seed=seed)
 
@@ -510,7 +510,7 @@ def _views(n, dim, k=0.0, dim_aug=None, seed=0):
        "max relative |jax.grad - formula| over gaussian / dot kernels, full / mini-batch, DirectCLR head, 1 and 2 "
        "layers", 1e-12)
 def _infonce_lemma1():
-    from ._contrastive import InfoNCE
+    from dynsim.models.infonce.system import InfoNCE
 
     x, xp = _views(64, 6, k=0.5, dim_aug=3)
     errs = {}
@@ -537,7 +537,7 @@ def _infonce_lemma1():
        "make singular values of W vanish.",
        "max_t |W(t) - W(0) e^{X t}| / max |W(0) e^{X t}| (8 x 8, X with 3 negative eigenvalues)", 1e-9)
 def _infonce_theorem1():
-    from ._contrastive import FrozenX, theorem1
+    from dynsim.models.infonce.system import FrozenX, theorem1
 
     rng = np.random.default_rng(4)
     q = np.linalg.qr(rng.normal(size=(8, 8)))[0]
@@ -560,7 +560,7 @@ def _infonce_theorem1():
        "violations: count decreases with k + collapse at k = 0 + none at the largest k + collapsed directions "
        "outside the augmented subspace (|P_B v| < 0.99)", 0.0)
 def _infonce_fig3():
-    from ._collapse import collapse_sweep
+    from dynsim.models.infonce.collapse import collapse_sweep
 
     sw = collapse_sweep([0.0, 1.0, 4.0, 16.0], samples=256, t1=200.0, seed=0)
     c = sw.collapsed_dims
@@ -576,8 +576,8 @@ def _infonce_fig3():
 def _two_layer(seed=3, init_scale=0.1, t1=400.0, n=256, dim=8):
     """The two-layer InfoNCE flow of Theorem 2's setting (X > 0: weak augmentation, distinct data
     variances), reported along the run by :func:`report_collapse`."""
-    from ._collapse import report_collapse
-    from ._contrastive import InfoNCE, augmented_views
+    from dynsim.models.infonce.collapse import report_collapse
+    from dynsim.models.infonce.system import InfoNCE, augmented_views
 
     x, xp = augmented_views(n, np.diag(np.linspace(2.0, 0.2, dim)), 1e-4 * np.eye(dim), seed=0)
     s = InfoNCE(widths=(dim, dim, dim), x=x, x_aug=xp)
@@ -601,7 +601,7 @@ def _two_layer_conserved():
        "1 - min cosine between the grown subspaces of U_1 and V_2 at t = 400 (grown: sigma_1 sigma_2 > 10 ||C||)",
        1e-3)
 def _two_layer_alignment():
-    from ._collapse import grown_alignment
+    from dynsim.models.infonce.collapse import grown_alignment
 
     _, sr = _two_layer()
     xmin = float(np.min(sr["X_eig"][:, -1]))
@@ -622,7 +622,7 @@ def _two_layer_alignment():
        "sigma_1^2 v^T X v, solved with sigma_1^2 - sigma_2^2 = C (the text's +C is a typo for -C).",
        "max_t,k |sigma_1^k - closed form| / closed form (6 x 6 x 6 from an aligned, unbalanced start)", 1e-9)
 def _two_layer_theorem3():
-    from ._contrastive import FrozenX, theorem3_unbalanced
+    from dynsim.models.infonce.system import FrozenX, theorem3_unbalanced
 
     rng = np.random.default_rng(6)
     q = np.linalg.qr(rng.normal(size=(6, 6)))[0]
@@ -648,7 +648,7 @@ def _two_layer_theorem3():
        "number of times the effective rank of W = W_L..W_1 fails to fall from L = 1 to 2 to 3 (16 dims, t = 100)",
        0.0)
 def _deep_collapse():
-    from ._contrastive import InfoNCE, effective_rank
+    from dynsim.models.infonce.system import InfoNCE, effective_rank
 
     x, xp = _views(256, 16, k=0.01)
     ranks = []
@@ -662,7 +662,7 @@ def _deep_collapse():
 
 
 def _directclr_ranks():
-    from ._collapse import representation_ranks
+    from dynsim.models.infonce.collapse import representation_ranks
 
     x, xp = _views(256, 16, k=4.0, dim_aug=8)
     return representation_ranks(x, xp, d0=8, t1=200.0)
@@ -701,13 +701,13 @@ def _directclr_vs_linear():
 
 @functools.lru_cache(maxsize=1)
 def _head_claims() -> tuple[dict, ...]:
-    from ._prediction_head import head_claims, simulate_prediction_head
+    from dynsim.models.prediction_head.system import head_claims, simulate_prediction_head
 
     return tuple(head_claims(simulate_prediction_head(seeds=8)))
 
 
 def _head_outcome(i: int) -> Outcome:
-    from ._prediction_head import FRACTION
+    from dynsim.models.prediction_head.system import FRACTION
 
     c = _head_claims()[i]
     m = c["measured"]

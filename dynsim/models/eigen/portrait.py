@@ -10,12 +10,12 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from . import _aot
-from ._analysis import FixedPoints, _roots, basins_1d, collect_fixed_points, grid_starts, nearest_attractor
-from ._eigen import REGIME_TEXT, EigenDynamics1D, EigenDynamics2D
-from ._errors import DynsimInputError
-from ._solve import Solution, check_solver_options, solve
-from ._system import check_param
+from dynsim._core import aot as _aot
+from dynsim.tools.fixed_points import FixedPoints, _roots, basins_1d, collect_fixed_points, grid_starts, nearest_attractor
+from dynsim.models.eigen.system import REGIME_TEXT, EigenDynamics1D, EigenDynamics2D
+from dynsim._core.errors import DynsimInputError
+from dynsim._core.solve import Solution, check_solver_options, solve
+from dynsim._core.system import check_param
 
 FIELD_GRID = 64  # vector field samples per axis (streamlines)
 NULLCLINE_GRID = 241  # samples per axis for the zero contours

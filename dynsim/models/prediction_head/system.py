@@ -91,8 +91,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._errors import DynsimInputError
-from ._system import check_param
+from dynsim._core.errors import DynsimInputError
+from dynsim._core.system import check_param
 
 BN_EPS = 1e-12  # added to the batch variance (outputs are O(1e-3) or more)
 ALIGNED = 0.9  # a neuron "detects" v_l: |<w_i, v_l>| / ||w_i|| >= ALIGNED at the end
@@ -512,7 +512,7 @@ def plot_prediction_head(run: HeadRun, seed: int | None = None):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from ._plotting import PALETTE, style
+    from dynsim.plot.seed_figures import PALETTE, style
 
     S = run.align.shape[0]
     s = run.show_seed() if seed is None else seed

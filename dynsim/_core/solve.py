@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from ._errors import DynsimInputError
-from ._system import AbstractSystem, _concrete, check_param
+from dynsim._core.errors import DynsimInputError
+from dynsim._core.system import AbstractSystem, _concrete, check_param
 
 
 class Status(enum.IntEnum):

@@ -35,9 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._errors import DynsimInputError
-from ._noncontrastive import _check_dim, _MatrixSystem, check_covariance, check_symmetric
-from ._system import _concrete, check_param, param
+from dynsim._core.errors import DynsimInputError
+from dynsim.models.byol.system import _check_dim, _MatrixSystem, check_covariance, check_symmetric
+from dynsim._core.system import _concrete, check_param, param
 
 KERNELS = ("gaussian", "dot")
 
