@@ -49,6 +49,68 @@ def _err(msg: str) -> None:
 Out = Annotated[Path, typer.Option("--out", help="Output directory for the figure, .npz and .json.")]
 Fmt = Annotated[Format, typer.Option("--format", help="Figure format.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="The model: a built-in name (`dynsim models` lists "
+                                                 "them), FILE.py:NAME or package.module:NAME (an AbstractSystem "
+                                                 "subclass or instance, or a function f(t, y, *, a=1.0, ...)).")]
+ParamOpt = Annotated[Optional[list[str]], typer.Option("--param", help="NAME=VALUE for a parameter of the model "
+                                                        "(repeatable); a matrix from FILE.npz or FILE.npz:KEY.")]
+WindowOpt = Annotated[Optional[str], typer.Option("--window", help="LO:HI,LO:HI ranges of the two plotted "
+                                                  "coordinates (append :log to an axis for a log scale).")]
+AxesOpt = Annotated[Optional[str], typer.Option("--axes", help="I,J: the state components plotted (n-D models).")]
+AtOpt = Annotated[Optional[str], typer.Option("--at", help="V1,V2,...: the full state at which the other components "
+                                              "are held (n-D models); default zeros.")]
+
+
+def _model(model: str, params: list[str] | None, shortcuts: dict):
+    """The model of ``--model`` with ``--param`` and the shortcut options the user gave (``--eta`` is
+    ``--param eta=...``); a shortcut the model does not have is refused."""
+    from dynsim._core.loading import load_model, parse_params
+    import dynsim
+
+    values = parse_params(params)
+    for name, v in shortcuts.items():
+        if v is None:
+            continue
+        if name in values:
+            raise dynsim.DynsimInputError(name, f"given twice (as --{name.replace('_', '-')} and --param {name}=...)")
+        values[name] = v
+    built = load_model(model)
+    have = {s.name for s in built.param_specs()}
+    for name in shortcuts:
+        if shortcuts[name] is not None and name not in have:
+            raise dynsim.DynsimInputError(name, f"does not apply to {type(built).__name__} (its parameters: "
+                                                f"{', '.join(sorted(have)) or 'none'})")
+    from dynsim._core.loading import with_params, check_model
+
+    built = with_params(built, values)
+    check_model(built)
+    return built
+
+
+def _plane(model, window: str | None, axes: str | None, at: str | None, **kw):
+    import dynsim
+    from dynsim.tools.plane import make_plane
+
+    ax = None
+    if axes is not None:
+        try:
+            ax = tuple(int(a) for a in axes.split(","))
+        except ValueError:
+            raise dynsim.DynsimInputError("axes", f"expected I,J (two state indices), got {axes!r}") from None
+    at_v = None
+    if at is not None:
+        try:
+            at_v = [float(a) for a in at.split(",")]
+        except ValueError:
+            raise dynsim.DynsimInputError("at", f"expected comma-separated numbers, got {at!r}") from None
+    return make_plane(model, window=window, axes=ax, at=at_v, **kw)
+
+
+def _model_record(model) -> dict:
+    import numpy as np
+
+    return {"model": type(model).__name__, "model_parameters": {k: np.asarray(v).tolist()
+                                                                for k, v in model.parameters().items()}}
 
 
 def _finish(command: str, stem: str, *, out: Path, fmt: "Format", figure, arrays: dict, parameters: dict,
@@ -69,11 +131,18 @@ def _finish(command: str, stem: str, *, out: Path, fmt: "Format", figure, arrays
 
 @app.command("phase-portrait")
 def phase_portrait_cmd(
-    eta: Annotated[float, typer.Option(help="η, weight decay. Above η_c = τ²/(4(1+σ²)) only collapse remains. "
-                                            "[T21]'s experiments peaked at 4e-4.")] = 4e-4,
-    sigma: Annotated[float, typer.Option(help="σ, augmentation strength: X' = σ² I with X = I (assumption 1).")] = 1.0,
-    tau: Annotated[float, typer.Option(help="τ, EMA ratio W_a = τ W (assumption 2), held fixed.")] = 1.0,
-    alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p, relative learning rate of the predictor W_p.")] = 1.0,
+    model: ModelOpt = None,
+    param: ParamOpt = None,
+    window: WindowOpt = None,
+    axes: AxesOpt = None,
+    at: AtOpt = None,
+    eta: Annotated[Optional[float], typer.Option(help="η, weight decay (default 4e-4). Above η_c = τ²/(4(1+σ²)) only "
+                                                      "collapse remains. [T21]'s experiments peaked at 4e-4.")] = None,
+    sigma: Annotated[Optional[float], typer.Option(help="σ, augmentation strength: X' = σ² I with X = I "
+                                                        "(assumption 1); default 1.")] = None,
+    tau: Annotated[Optional[float], typer.Option(help="τ, EMA ratio W_a = τ W (assumption 2), held fixed; default 1.")] = None,
+    alpha_p: Annotated[Optional[float], typer.Option("--alpha-p", help="α_p, relative learning rate of the predictor "
+                                                                       "W_p; default 1.")] = None,
     p_min: Annotated[Optional[float], typer.Option(help="Plot range of p (eigenvalue of W_p); default -τ/(2(1+σ²)).")] = None,
     p_max: Annotated[Optional[float], typer.Option(help="Default 2τ/(1+σ²).")] = None,
     s_min: Annotated[Optional[float], typer.Option(help="Plot range of s (eigenvalue of F = W X Wᵀ); default 0.")] = None,
@@ -92,11 +161,30 @@ def phase_portrait_cmd(
     dp/dt = α_p s [τ - (1+σ²) p] - η p,  ds/dt = 2 p s [τ - (1+σ²) p] - 2 η s;
     and the 1-D reduction on the parabola s = p²/α_p: dp/dt = p² [τ - (1+σ²) p] - η p.
     Writes phase_portrait.{png,npz,json} into --out.
+
+    With --model (or --window/--axes/--at): the generic portrait of any model (direction field, nullclines,
+    every stationary point in the window classified, the saddles' stable and unstable manifolds,
+    trajectories coloured by the attractor they reach, zoom panels where stationary points sit too close
+    to see). Example: dynsim phase-portrait --model examples/duffing.py:Duffing --window -2:2,-1.5:1.5
     """
     import dynsim
     from dynsim.models.eigen.portrait import Window, default_window
 
     start = time.perf_counter()
+    if model is not None or window is not None or axes is not None or at is not None:
+        if any(v is not None for v in (p_min, p_max, s_min, s_max)):
+            raise dynsim.DynsimInputError("p_min", "--p-min/--p-max/--s-min/--s-max belong to the eigen figure; "
+                                                   "with --model use --window LO:HI,LO:HI")
+        _generic_portrait(model or "eigen", param, window, axes, at, dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p),
+                          n_traj=n_traj, t1=t1, rtol=rtol, atol=atol, max_steps=max_steps, out=out, fmt=fmt,
+                          as_json=as_json, start=start)
+        return
+    if param:
+        raise dynsim.DynsimInputError("param", "--param needs --model (the eigen figure takes --eta, --sigma, --tau, --alpha-p)")
+    eta = 4e-4 if eta is None else eta
+    sigma = 1.0 if sigma is None else sigma
+    tau = 1.0 if tau is None else tau
+    alpha_p = 1.0 if alpha_p is None else alpha_p
     system = dynsim.EigenDynamics2D(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p)
     window = None
     if any(v is not None for v in (p_min, p_max, s_min, s_max)):
@@ -120,6 +208,50 @@ def phase_portrait_cmd(
     _finish("phase-portrait", "phase_portrait", out=out, fmt=fmt, figure=dynsim.plot_phase_portrait(pp),
             arrays=pp.arrays(), parameters=parameters, summary=summary, start=start, as_json=as_json,
             messages=messages)
+
+
+def _generic_portrait(model, param, window, axes, at, shortcuts, *, n_traj, t1, rtol, atol, max_steps, out, fmt,
+                      as_json, start):
+    from dynsim.tools.phase_portrait import phase_portrait, plot_phase_portrait
+
+    m = _model(model, param, shortcuts)
+    plane = _plane(m, window, axes, at)
+    pp = phase_portrait(m, plane=plane, n_traj=n_traj, t1=t1, rtol=rtol, atol=atol, max_steps=max_steps,
+                        progress=lambda msg: _err(f"dynsim: {msg} ..."))
+    summary = pp.summary()
+    messages = [f"{len(pp.fixed_points.points)} stationary point(s): " + "; ".join(
+        f"{st} at ({', '.join(f'{v:.6g}' for v in y)})" for st, y in zip(pp.fixed_points.stability, pp.fixed_points.points))]
+    if len(pp.panels) > 1:
+        messages.append(f"{len(pp.panels) - 1} zoom panel(s) where stationary points sit close together")
+    if not summary["complete"]:
+        messages.append("PARTIAL: some trajectories failed: " + "; ".join(
+            f for tr in summary["trajectories"] for f in tr.get("failures", [])))
+    parameters = {"model_spec": model, **_model_record(m), "plane": plane.record(), "n_traj": n_traj,
+                  "t1": pp.solver["t1"], "rtol": rtol, "atol": atol, "max_steps": max_steps}
+    _finish("phase-portrait", "phase_portrait", out=out, fmt=fmt, figure=plot_phase_portrait(pp), arrays=pp.arrays(),
+            parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
+
+
+def _generic_basin_map(model, param, window, axes, at, shortcuts, *, grid, t1, rtol, atol, max_steps, chunk, out, fmt,
+                       as_json, start):
+    from dynsim.tools.basins import basin_map, plot_basin_map
+
+    m = _model(model, param, shortcuts)
+    plane = _plane(m, window, axes, at)
+    bm = basin_map(m, plane=plane, grid=256 if grid is None else grid, t1=t1, rtol=rtol, atol=atol,
+                   max_steps=max_steps, chunk=chunk, progress=lambda msg: _err(f"dynsim: {msg}"))
+    summary = bm.summary()
+    fr = summary["basin_fractions"]
+    messages = ["basins: " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in fr.items()) +
+                f" ({summary['timing_s']['total']:.2f} s for {summary['cells']:,} cells; "
+                f"{summary['certificate']} certificates)"]
+    if not summary["complete"]:
+        messages.append(f"PARTIAL: {summary['counts']['not settled']} cells not settled by t1 = {bm.solver['t1']:g} "
+                        f"and {summary['counts']['failed']} failed; drawn grey/black, not guessed")
+    parameters = {"model_spec": model, **_model_record(m), "plane": bm.plane.record(), "t1": bm.solver["t1"],
+                  "rtol": rtol, "atol": atol, "max_steps": max_steps, "chunk": chunk}
+    _finish("basin-map", "basin_map", out=out, fmt=fmt, figure=plot_basin_map(bm), arrays=bm.arrays(),
+            parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
 MATRIX_MODELS = ("byol", "simsiam", "no-predictor", "no-stopgrad", "symmetric-predictor", "symmetrized",
@@ -154,16 +286,22 @@ class Scale(str, Enum):
 
 @app.command("basin-map")
 def basin_map_cmd(
-    model: Annotated[BasinModel, typer.Option(help="eigen2d: (p, s) at fixed τ; eigen3d: (p, s, τ) with the EMA "
-                                                   "rate β (assumption 2, W_a = τ W); a matrix model (byol, simsiam, "
-                                                   "..., directset): the fraction of random inits that collapse "
-                                                   "against the init scale.")] = BasinModel.eigen2d,
+    model: Annotated[str, typer.Option(help="eigen2d: (p, s) at fixed τ; eigen3d: (p, s, τ) with the EMA "
+                                            "rate β (assumption 2, W_a = τ W); a matrix model (byol, simsiam, "
+                                            "..., directset): the fraction of random inits that collapse "
+                                            "against the init scale; any other model (a built-in name, FILE.py:NAME, "
+                                            "package.module:NAME): the generic basin map on --window.")] = "eigen2d",
+    param: ParamOpt = None,
+    window: WindowOpt = None,
+    axes: AxesOpt = None,
+    at: AtOpt = None,
     eta: Annotated[Optional[float], typer.Option(help="η, weight decay; default 4e-4 (eigen), the model's default "
                                                       "(matrix models: 0.01 byol family, 0.2 direct rules).")] = None,
     sigma: Annotated[Optional[float], typer.Option(help="σ, augmentation strength (X' = σ² I); default 1 (eigen), "
                                                         "the model's (matrix).")] = None,
-    tau: Annotated[float, typer.Option(help="τ, the fixed EMA ratio (eigen2d).")] = 1.0,
-    alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p, relative learning rate of the predictor.")] = 1.0,
+    tau: Annotated[Optional[float], typer.Option(help="τ, the fixed EMA ratio (eigen2d); default 1.")] = None,
+    alpha_p: Annotated[Optional[float], typer.Option("--alpha-p", help="α_p, relative learning rate of the "
+                                                                       "predictor; default 1.")] = None,
     beta: Annotated[Optional[float], typer.Option(help="β, EMA rate (eigen3d, byol); default 1 (eigen3d), the "
                                                        "model's (matrix).")] = None,
     tau0: Annotated[float, typer.Option(help="τ(0), the initial EMA ratio (eigen3d).")] = 1.0,
@@ -208,6 +346,21 @@ def basin_map_cmd(
     from dynsim.models.eigen.basins import Axis, default_axes
 
     start = time.perf_counter()
+    if model not in ("eigen2d", "eigen3d", *MATRIX_MODELS):
+        if any(v is not None for v in (p_min, p_max, s_min, s_max)):
+            raise dynsim.DynsimInputError("p_min", "--p-min/--p-max/--s-min/--s-max belong to the eigen map; "
+                                                   "with --model use --window LO:HI,LO:HI[:log]")
+        _generic_basin_map(model, param, window, axes, at, dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p, beta=beta),
+                           grid=grid, t1=t1, rtol=rtol, atol=atol, max_steps=max_steps, chunk=chunk, out=out, fmt=fmt,
+                           as_json=as_json, start=start)
+        return
+    for opt, v in (("param", param), ("window", window), ("axes", axes), ("at", at)):
+        if v:
+            raise dynsim.DynsimInputError(opt, f"does not apply to --model {model} (its own options set its window); "
+                                               "use it with a generic model, e.g. --model eigen")
+    tau = 1.0 if tau is None else tau
+    alpha_p = 1.0 if alpha_p is None else alpha_p
+    model = BasinModel(model)
     if model.value in MATRIX_MODELS:
         over = dynsim.Range("init_scale", scale_min, scale_max, 13 if grid is None else grid, True)
         base = {k: v for k, v in dict(eta=eta, sigma=sigma, alpha_p=alpha_p, beta=beta, tau=tau, n1=n1).items()
@@ -252,7 +405,9 @@ def basin_map_cmd(
 
 @app.command("sweep")
 def sweep_cmd(
-    kind: Annotated[str, typer.Argument(help="basin-size: collapsed fraction of the (p₀, s₀) window; alignment: "
+    kind: Annotated[str, typer.Argument(help="fixed-points: the stationary points of any --model and their stability; "
+                                             "basin-fractions: its Monte Carlo basin fractions on --window; "
+                                             "basin-size: collapsed fraction of the (p₀, s₀) window; alignment: "
                                              "fraction of [0, t1] where p(τ-kp) < (α_p k s + 3η)/2 holds; "
                                              "bifurcation: stationary p* and their stability; collapse: fraction "
                                              "of random inits of the matrix --model that collapse.")],
@@ -269,9 +424,15 @@ def sweep_cmd(
                                                      "(default 96; 32 with β; 24 for alignment).")] = None,
     t1: Annotated[Optional[float], typer.Option(help="basin-size and collapse: integration time (default 25/η); "
                                                      "alignment: the time window (default 1000).")] = None,
-    model: Annotated[str, typer.Option(help="collapse: the matrix model (byol, simsiam, no-predictor, no-stopgrad, "
-                                            "symmetric-predictor, symmetrized, directpred, directcopy, "
-                                            "directset).")] = "simsiam",
+    model: Annotated[Optional[str], typer.Option(help="collapse: the matrix model (byol, simsiam, no-predictor, "
+                                                      "no-stopgrad, symmetric-predictor, symmetrized, directpred, "
+                                                      "directcopy, directset; default simsiam); fixed-points and "
+                                                      "basin-fractions: any model (built-in, FILE.py:NAME, "
+                                                      "package.module:NAME; default eigen).")] = None,
+    param: ParamOpt = None,
+    window: WindowOpt = None,
+    axes: AxesOpt = None,
+    at: AtOpt = None,
     samples: Annotated[int, typer.Option(help="collapse: random initialisations per parameter point.")] = 32,
     init_scale: Annotated[float, typer.Option(help="collapse: init scale when not swept.")] = 1.0,
     out: Out = Path("dynsim-out"),
@@ -288,6 +449,31 @@ def sweep_cmd(
     import dynsim
 
     start = time.perf_counter()
+    if kind in ("fixed-points", "basin-fractions"):
+        from dynsim.tools.sweep import parse_range, plot_model_sweep, sweep_model
+
+        if len(over) != 1:
+            raise dynsim.DynsimInputError("over", f"{kind} sweeps one parameter (got {len(over)} --over)")
+        m = _model(model or "eigen", param, dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p, beta=beta))
+        axis = parse_range(over[0])
+        plane = _plane(m, window, axes, at)
+        sw = sweep_model(m, axis, quantity=kind, plane=plane, samples=samples, t1=t1,
+                         progress=lambda msg: _err(f"dynsim: {msg}"))
+        summary = sw.summary()
+        messages = [] if summary["complete"] else ["PARTIAL: some samples not settled or failed (see points)"]
+        _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=plot_model_sweep(sw), arrays=sw.arrays(),
+                parameters={"kind": kind, "over": over, "model_spec": model or "eigen", **_model_record(m),
+                            "plane": plane.record(), "samples": samples, "t1": t1},
+                summary=summary, start=start, as_json=as_json, messages=messages)
+        return
+    for opt, v in (("param", param), ("window", window), ("axes", axes), ("at", at)):
+        if v:
+            raise dynsim.DynsimInputError(opt, f"does not apply to sweep {kind} (it applies to fixed-points and "
+                                               "basin-fractions)")
+    if model is not None and kind != "collapse":
+        raise dynsim.DynsimInputError("model", f"does not apply to sweep {kind} (the eigen system); use "
+                                               "fixed-points or basin-fractions for another model")
+    model = model or "simsiam"
     ranges = [dynsim.Range.parse(o) for o in over]
     base = {k: v for k, v in dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p, beta=beta).items() if v is not None}
     parameters = {"kind": kind, "over": over, **base, "grid": grid, "t1": t1}
@@ -625,6 +811,8 @@ def check_cmd(
     names: Annotated[Optional[list[str]], typer.Argument(help="Claims to check (default: all); see --list.",
                                                          show_default=False)] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the claims and exit.")] = False,
+    model: Annotated[Optional[str], typer.Option("--model", help="FILE.py or package.module: run the claims it "
+                                                 "registers with @dynsim.claim(...) instead of the seed papers'.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Also write check.json into this directory.")] = None,
     as_json: AsJson = False,
 ):
@@ -643,7 +831,14 @@ def check_cmd(
             print(f"{c.name:26s} {c.source:28s} {c.statement}")
         return
     start = time.perf_counter()
-    results = run_checks(names, progress=lambda n: _err(f"dynsim: checking {n} ..."))
+    if model is not None:
+        from dynsim.tools.claims import run_user_claims
+
+        if names:
+            raise dynsim.DynsimInputError("model", "with --model every claim of the file is run (drop the names)")
+        results = run_user_claims(model, progress=lambda n: _err(f"dynsim: checking {n} ..."))
+    else:
+        results = run_checks(names, progress=lambda n: _err(f"dynsim: checking {n} ..."))
     records = [r.record() for r in results]
     counts = {v: sum(r.verdict == v for r in results) for v in ("reproduced", "not reproduced", "outside conditions")}
     summary = {"counts": counts, "checks": records}
@@ -663,6 +858,37 @@ def check_cmd(
         print(f"{'':{width}}  {r.detail}")
     print(", ".join(f"{n} {k}" for k, n in counts.items()) + f" ({time.perf_counter() - start:.1f} s)")
     del dynsim
+
+
+@app.command("models")
+def models_cmd(as_json: AsJson = False):
+    """List the built-in models: name, family, state, parameters (symbol, default, range) and the
+    optional capabilities each offers to the generic tools."""
+    import numpy as np
+
+    from dynsim.models import registry
+
+    rows = []
+    for e in registry.entries():
+        m = e.factory()
+        params = [{"name": s.name, "symbol": s.symbol, "default": np.asarray(getattr(m, s.name)).tolist()
+                   if s.ndim == 0 else f"{np.shape(getattr(m, s.name))} array", "range": s.range_text(), "help": s.help}
+                  for s in m.param_specs()]
+        state = list(m.state_names)
+        rows.append({"name": e.name, "family": e.family, "class": type(m).__name__, "description": e.description,
+                     "dim": m.dim, "state": state if len(state) <= 8 else state[:6] + ["...", state[-1]],
+                     "parameters": params, "capabilities": list(m.capabilities())})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        print(f"{r['name']}  ({r['class']}, {r['family']}): {r['description']}")
+        print(f"    state ({r['dim']}): {', '.join(r['state'])}")
+        for p in r["parameters"]:
+            sym = f" [{p['symbol']}]" if p["symbol"] else ""
+            print(f"    {p['name']}{sym} = {p['default']}  in {p['range']}" + (f"  {p['help']}" if p["help"] else ""))
+        if r["capabilities"]:
+            print(f"    offers: {', '.join(r['capabilities'])}")
 
 
 @app.command("figures")

@@ -2,6 +2,13 @@
 
 JAX + diffrax, float64 by default. The public API:
 
+- any model: subclass :class:`AbstractSystem` with :func:`param` fields, ``state_names`` and
+  ``vector_field(t, y)``, or wrap a plain function with :func:`from_function`; :func:`load_model`
+  reads ``FILE.py:NAME``. The generic tools take any model: :func:`portrait` (phase portrait on a
+  :class:`Plane`), :func:`basins` and :func:`basins_fractions`, :func:`saddle_branches`,
+  :func:`sweep_model`, :func:`find_fixed_points`, :func:`solve`; :func:`claim` registers a claim
+  for ``dynsim check --model FILE.py``;
+
 - systems: :class:`EigenDynamics1D`, :class:`EigenDynamics2D`, :class:`EigenDynamics3D`
   (decoupled eigenvalue dynamics of linear BYOL, Tian et al. 2021); the matrix dynamics
   :class:`LinearBYOL` (Lemma 1 and its variants) and :class:`SymmetrizedBYOL`;
@@ -91,7 +98,16 @@ from dynsim.training.train import TrainRun, train
 from dynsim.training.compare import Comparison, compare
 from dynsim.models.prediction_head.system import HeadRun, head_claims, plot_prediction_head, simulate_prediction_head
 from dynsim._core.solve import Solution, Status, solve
-from dynsim._core.system import AbstractSystem, param
+from dynsim._core.system import AbstractSystem, AbstractWrapper, ParamSpec, from_function, param
+from dynsim._core.loading import load_model, with_params
+from dynsim.tools.plane import Axis as PlaneAxis, Plane, make_plane
+from dynsim.tools.phase_portrait import PhasePortrait as Portrait, phase_portrait as portrait
+from dynsim.tools.phase_portrait import plot_phase_portrait as plot_portrait
+from dynsim.tools.basins import BasinFractions, BasinMap as Basins, basin_map as basins, basins_fractions
+from dynsim.tools.basins import plot_basin_map as plot_basins
+from dynsim.tools.manifolds import saddle_branches
+from dynsim.tools.sweep import ModelSweep, plot_model_sweep, sweep_model
+from dynsim.tools.claims import claim
 
 __version__ = "0.1.0"
 
@@ -146,6 +162,9 @@ def plot_simulation(sim: Simulation):
 
 
 __all__ = [
+    "AbstractWrapper", "ParamSpec", "from_function", "load_model", "with_params", "PlaneAxis", "Plane", "make_plane",
+    "Portrait", "portrait", "plot_portrait", "BasinFractions", "Basins", "basins", "basins_fractions", "plot_basins",
+    "saddle_branches", "ModelSweep", "plot_model_sweep", "sweep_model", "claim",
     "TrainRun", "train", "Comparison", "compare", "plot_comparison",
     "HeadRun", "head_claims", "plot_prediction_head", "simulate_prediction_head",
     "Axis", "BasinMap", "basin_map", "init_collapse", "label_points", "plot_basin_map", "Range", "Sweep", "sweep", "plot_sweep",

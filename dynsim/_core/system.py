@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import inspect
 import math
 from typing import ClassVar
 
@@ -21,14 +22,63 @@ def _as_float_array(x: ArrayLike) -> Array:
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(float)
 
 
-def param(*, ndim: int = 0, **kwargs):
+@dataclasses.dataclass(frozen=True)
+class ParamSpec:
+    """What a model declares about one parameter: its default, the range it accepts, its symbol
+    (mathtext, as in the papers) and a line of help. Tools read it to build options, sliders,
+    ``--help`` and range checks; ``dynsim models`` prints it."""
+
+    name: str
+    default: object  # a float, an array, or None (required)
+    ndim: int = 0
+    lower: float = -math.inf
+    upper: float = math.inf
+    lower_open: bool = False
+    upper_open: bool = False
+    symbol: str | None = None
+    help: str = ""
+
+    @property
+    def label(self) -> str:
+        """The symbol as mathtext (``$\\eta$``), or the name."""
+        return f"${self.symbol}$" if self.symbol else self.name
+
+    def range_text(self) -> str:
+        lo = "-inf" if self.lower == -math.inf else f"{self.lower:g}"
+        hi = "inf" if self.upper == math.inf else f"{self.upper:g}"
+        left = "(" if self.lower_open or self.lower == -math.inf else "["
+        right = ")" if self.upper_open or self.upper == math.inf else "]"
+        return f"{left}{lo}, {hi}{right}"
+
+    def check(self, value, name: str | None = None) -> None:
+        check_param(name or self.name, value, lower=self.lower, upper=self.upper,
+                    lower_open=self.lower_open, upper_open=self.upper_open)
+
+
+def param(default=dataclasses.MISSING, *, ndim: int = 0, lower: float = -math.inf, upper: float = math.inf,
+          lower_open: bool = False, upper_open: bool = False, symbol: str | None = None, help: str = "",
+          **kwargs):
     """A parameter field: stored as a floating-point JAX array, so that changing its value
     (or giving a batch of values) never triggers a recompilation.
 
     ``ndim`` is the parameter's own number of dimensions (0 for a scalar, 2 for a matrix
-    such as a covariance); leading axes beyond it are batch axes.
+    such as a covariance); leading axes beyond it are batch axes. ``lower``/``upper`` (with
+    ``lower_open``/``upper_open``) declare the accepted range, checked when the model is built;
+    ``symbol`` is the mathtext symbol (``r"\\alpha_p"``) used in figures and ``--help``.
+
+    Example::
+
+        class Toy(dynsim.AbstractSystem):
+            mu: Array = dynsim.param(1.0, symbol=r"\\mu", help="bifurcation parameter")
+            state_names = ("x", "y")
+            def vector_field(self, t, y):
+                return jnp.stack([self.mu * y[0] - y[0] ** 3, -y[1]])
     """
-    return eqx.field(converter=_as_float_array, metadata={"ndim": ndim}, **kwargs)
+    if default is not dataclasses.MISSING:
+        kwargs["default"] = default
+    meta = {"ndim": ndim, "lower": lower, "upper": upper, "lower_open": lower_open, "upper_open": upper_open,
+            "symbol": symbol, "help": help}
+    return eqx.field(converter=_as_float_array, metadata=meta, **kwargs)
 
 
 def _concrete(x) -> np.ndarray | None:
@@ -79,6 +129,25 @@ class AbstractSystem(eqx.Module):
     #: ``F``). ``solve(..., log_positive=True)`` integrates them as ``log y_i``.
     positive: ClassVar[tuple[int, ...]] = ()
 
+    def __check_init__(self):
+        for spec in self.param_specs():
+            if spec.lower != -math.inf or spec.upper != math.inf:
+                spec.check(getattr(self, spec.name))
+
+    @classmethod
+    def param_specs(cls) -> tuple[ParamSpec, ...]:
+        """The declared parameters (array fields made with :func:`param`), in declaration order."""
+        out = []
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("ndim") is None:
+                continue
+            m = f.metadata
+            default = None if f.default is dataclasses.MISSING else f.default
+            out.append(ParamSpec(f.name, default, m["ndim"], m.get("lower", -math.inf), m.get("upper", math.inf),
+                                 m.get("lower_open", False), m.get("upper_open", False), m.get("symbol"),
+                                 m.get("help", "")))
+        return tuple(out)
+
     @abc.abstractmethod
     def vector_field(self, t: Float[ArrayLike, ""], y: Float[Array, " n"]) -> Float[Array, " n"]:
         """``f(t, y; theta)``."""
@@ -93,6 +162,32 @@ class AbstractSystem(eqx.Module):
     def dim(self) -> int:
         return len(self.state_names)
 
+    # -- optional capabilities: what a model knows beyond its vector field. The generic tools use
+    # -- each where a model offers it (returns something other than None) and never ask which
+    # -- model they hold.
+
+    def stationary_points(self) -> np.ndarray | None:
+        """Closed-form stationary points, shape ``(m, n)``, or ``None`` (then they are found)."""
+        return None
+
+    def default_window(self) -> list[tuple[float, float]] | None:
+        """A ``(lo, hi)`` range per state component where the dynamics are of interest, or ``None``."""
+        return None
+
+    def certified_lanes(self, y0: np.ndarray):
+        """Proven basin traps: ``(lanes, attractors, names)`` where ``lanes`` is a batched model (one
+        lane per row of ``y0``) whose ``certify(t, y)`` returns the index into ``attractors``
+        ``(m, n)`` of the basin ``y`` is proven to lie in, or ``-1``; or ``None`` (then the generic
+        linearisation certificate is used)."""
+        return None
+
+    def capabilities(self) -> tuple[str, ...]:
+        """The optional hooks this model offers (for ``dynsim models``)."""
+        base = AbstractSystem
+        hooks = ("stationary_points", "default_window", "certified_lanes", "invariant", "log_rate")
+        out = tuple(h for h in hooks if hasattr(type(self), h) and getattr(type(self), h) is not getattr(base, h, None))
+        return out + (("positive",) if self.positive else ())
+
     def hold_period(self) -> Array | None:
         """For sample-and-hold systems, the time between :meth:`refresh` es (``None``: a plain ODE)."""
         return None
@@ -106,8 +201,9 @@ class AbstractSystem(eqx.Module):
         return {name: v for name, v, _ in self._param_fields()}
 
     def batch_shape(self) -> tuple[int, ...]:
-        """The broadcast batch shape of the parameters (their axes beyond each one's ``ndim``)."""
-        shapes = [v.shape[: v.ndim - k] for _, v, k in self._param_fields()]
+        """The broadcast batch shape of the parameters (their axes beyond each one's ``ndim``),
+        including those of any model held in a field (a wrapper such as a basin lane)."""
+        shapes = [v.shape[: v.ndim - k] for _, v, k in self._all_param_fields()]
         return tuple(np.broadcast_shapes(*shapes)) if shapes else ()
 
     def _param_fields(self):
@@ -116,18 +212,116 @@ class AbstractSystem(eqx.Module):
             if eqx.is_array(v):
                 yield f.name, v, f.metadata.get("ndim", 0)
 
+    def _all_param_fields(self):
+        """``(getter, value, ndim)`` of every parameter, descending into fields that are models."""
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            get = (lambda name: lambda s: getattr(s, name))(f.name)
+            if eqx.is_array(v):
+                yield get, v, f.metadata.get("ndim", 0)
+            elif isinstance(v, AbstractSystem):
+                for inner, w, k in v._all_param_fields():
+                    yield (lambda g, h: lambda s: h(g(s)))(get, inner), w, k
+
     def broadcast_to(self, batch: tuple[int, ...]) -> "AbstractSystem":
         """Every parameter broadcast to ``batch`` + its own shape, then the batch flattened to one axis."""
         size = int(np.prod(batch, dtype=int))
-        names, values = [], []
-        for name, v, k in self._param_fields():
+        getters, values = [], []
+        for get, v, k in self._all_param_fields():
             event = v.shape[v.ndim - k:]
-            names.append(name)
+            getters.append(get)
             values.append(jnp.broadcast_to(v, (*batch, *event)).reshape(size, *event))
-        if not names:
+        if not getters:
             return self
-        return eqx.tree_at(lambda s: [getattr(s, n) for n in names], self, values)
+        return eqx.tree_at(lambda s: [g(s) for g in getters], self, values)
 
     def astype(self, dtype) -> "AbstractSystem":
         """The same system with its parameters cast to ``dtype`` (e.g. ``jnp.float32`` for speed)."""
         return jax.tree_util.tree_map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Models from plain functions
+
+
+def _function_vector_field(self, t, y):
+    out = type(self).function(t, y, **{s.name: getattr(self, s.name) for s in self.param_specs()})
+    return jnp.asarray(out, dtype=jnp.result_type(y))
+
+
+def from_function(fn, *, state_names: tuple[str, ...] | None = None, dim: int | None = None,
+                  name: str | None = None, symbols: dict[str, str] | None = None,
+                  ranges: dict[str, tuple[float, float]] | None = None) -> "AbstractSystem":
+    """A model from a plain function ``f(t, y, *, a=1.0, b=0.5) -> dy/dt``: its keyword-only
+    arguments (each with a default) are the parameters, their defaults the default values.
+
+    ``state_names`` (or ``dim``, giving ``y0, y1, ...``) names the components; a function
+    attribute ``fn.state_names`` is used when neither is given. ``symbols`` maps a parameter to its
+    mathtext symbol and ``ranges`` to its accepted ``(lower, upper)``. Returns an instance with
+    the default parameters (a new :class:`AbstractSystem` subclass named after the function), so
+    ``eqx.tree_at`` or ``type(m)(a=2.0)`` give other values::
+
+        def duffing(t, y, *, delta=0.3):
+            x, v = y
+            return jnp.stack([v, x - x**3 - delta * v])
+
+        model = dynsim.from_function(duffing, state_names=("x", "v"))
+    """
+    from dynsim._core.errors import DynsimInputError
+
+    if not callable(fn):
+        raise DynsimInputError("model", f"a model must be an AbstractSystem or a function f(t, y, *, ...), got {fn!r}")
+    label = name or getattr(fn, "__name__", "model")
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        raise DynsimInputError("model", f"{label}: cannot read the signature of {fn!r}") from None
+    positional = [p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) != 2 or any(p.default is not p.empty for p in positional):
+        raise DynsimInputError("model", f"{label}: a model function takes (t, y, *, param=default, ...); "
+                                        f"got ({', '.join(str(p) for p in sig.parameters.values())})")
+    params = [p for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
+    missing = [p.name for p in params if p.default is p.empty]
+    if missing:
+        raise DynsimInputError("model", f"{label}: every parameter needs a default value ({', '.join(missing)} has none)")
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
+        raise DynsimInputError("model", f"{label}: *args/**kwargs are not allowed; name each parameter")
+    state_names = state_names or getattr(fn, "state_names", None)
+    if state_names is None:
+        if dim is None:
+            raise DynsimInputError("model", f"{label}: give state_names=(...) or dim=n (or set {label}.state_names)")
+        state_names = tuple(f"y{i}" for i in range(int(dim)))
+    state_names = tuple(str(s) for s in state_names)
+    if not state_names:
+        raise DynsimInputError("model", f"{label}: state_names is empty")
+    symbols, ranges = symbols or {}, ranges or {}
+    unknown = (set(symbols) | set(ranges)) - {p.name for p in params}
+    if unknown:
+        raise DynsimInputError("model", f"{label}: symbols/ranges name unknown parameters {sorted(unknown)}")
+    ns: dict = {"__annotations__": {}, "__doc__": fn.__doc__ or f"The model {label}{sig}.",
+                "__module__": getattr(fn, "__module__", __name__), "state_names": state_names,
+                "function": staticmethod(fn), "vector_field": _function_vector_field}
+    for p in params:
+        lo, hi = ranges.get(p.name, (-math.inf, math.inf))
+        ns["__annotations__"][p.name] = Array
+        ns[p.name] = param(p.default, ndim=np.ndim(p.default), lower=lo, upper=hi, symbol=symbols.get(p.name))
+    cls = type(label, (AbstractSystem,), ns)
+    return cls()
+
+
+class AbstractWrapper(AbstractSystem):
+    """A model around another one (a lane of a basin map, a time-rescaled flow): state names,
+    sign-preserving components and batching come from the inner ``model``."""
+
+    model: AbstractSystem
+
+    @property
+    def state_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.model.state_names
+
+    @property
+    def positive(self) -> tuple[int, ...]:  # type: ignore[override]
+        return self.model.positive
+
+    def log_rate(self, t, y):
+        return self.model.log_rate(t, y)

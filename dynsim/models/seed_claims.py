@@ -88,16 +88,21 @@ def claim(name: str, source: str, statement: str, metric: str, tolerance: float)
     return register
 
 
+def run_claim(c: Claim) -> CheckResult:
+    """Run a claim's experiment and judge it (a NaN measurement never reproduces a claim)."""
+    start = time.perf_counter()
+    out = c.experiment()
+    ok = math.isfinite(out.measured) and out.measured <= c.tolerance
+    verdict = out.verdict or (REPRODUCED if ok else NOT_REPRODUCED)
+    return CheckResult(c.name, c.source, c.statement, c.metric, float(out.measured), c.tolerance, verdict,
+                       out.detail, out.numbers, round(time.perf_counter() - start, 3))
+
+
 def run_check(name: str) -> CheckResult:
     """Run one registered claim's experiment and judge it."""
     if name not in REGISTRY:
         raise DynsimInputError(None, f"no check named {name!r}; `dynsim check --list` lists them")
-    c = REGISTRY[name]
-    start = time.perf_counter()
-    out = c.experiment()
-    verdict = out.verdict or (REPRODUCED if out.measured <= c.tolerance else NOT_REPRODUCED)
-    return CheckResult(c.name, c.source, c.statement, c.metric, float(out.measured), c.tolerance, verdict,
-                       out.detail, out.numbers, round(time.perf_counter() - start, 3))
+    return run_claim(REGISTRY[name])
 
 
 def run_checks(names=None, progress: Callable[[str], None] | None = None) -> list[CheckResult]:

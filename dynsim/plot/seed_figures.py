@@ -14,29 +14,7 @@ from matplotlib.patches import Patch
 
 from dynsim.models.eigen.portrait import PhasePortrait, Window
 
-# Okabe & Ito (2008), safe for the common colour-vision deficiencies.
-PALETTE = {
-    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
-    "grey": "#8C8C8C",
-}
-STABLE = "#C8102E"  # stationary points: stable filled red, unstable hollow green [T21, Fig. 3]
-UNSTABLE = PALETTE["green"]
-NULL_P, NULL_S, NULL_S_LS = PALETTE["purple"], "0.25", (0, (1, 1.5))
-
-STYLE = {
-    "font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "xtick.labelsize": 8,
-    "ytick.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 10.5,
-    "axes.spines.top": False, "axes.spines.right": False, "axes.linewidth": 0.8,
-    "lines.linewidth": 1.2, "savefig.dpi": 200, "savefig.bbox": "tight", "mathtext.fontset": "cm",
-    "axes.formatter.limits": (-3, 4), "axes.formatter.use_mathtext": True,
-}
-
-
-@contextlib.contextmanager
-def style():
-    with plt.rc_context(STYLE):
-        yield
+from dynsim.plot.style import NULL_P, NULL_S, NULL_S_LS, PALETTE, STABLE, STYLE, UNSTABLE, style  # noqa: F401
 
 
 def _mark_points(ax, pts, stability, isolated, window, coords=(0, 1)):

@@ -534,3 +534,17 @@ def stable_manifold(system: EigenDynamics2D, fp: FixedPoints, p: Axis, s: Axis, 
             ys = np.asarray(sol.ys)
             out.append(np.concatenate([y[None], ys[np.all(np.isfinite(ys), axis=1)]]))
     return out
+
+
+def certified_lanes_2d(system: EigenDynamics2D, y0: np.ndarray):
+    """The hook :meth:`EigenDynamics2D.certified_lanes`: lanes carrying the invariant-based traps
+    (module docstring), labelled 0 (collapsed, the origin) and 1 (non-trivial, ``(p*_+, p*_+^2/alpha_p)``).
+    ``None`` where the traps do not apply (``eta = 0``, ``tau = 0``, batched parameters)."""
+    if system.batch_shape() or not float(system.eta) > 0 or not float(system.tau) > 0:
+        return None
+    alpha = float(system.alpha_p)
+    tr = traps(float(system.eta), float(system.sigma), float(system.tau), alpha)
+    y0 = np.asarray(y0, float)
+    lanes = _lane_system(system, tr, y0[:, 1] - y0[:, 0] ** 2 / alpha).broadcast_to((y0.shape[0],))
+    points = [[0.0, 0.0]] + ([[tr.p_plus, tr.p_plus ** 2 / alpha]] if np.isfinite(tr.p_plus) else [])
+    return lanes, np.asarray(points), ("collapsed", "non-trivial")[: len(points)]

@@ -26,7 +26,12 @@ _CRITICAL_RTOL = 1e-12
 
 
 def critical_eta(sigma: ArrayLike, tau: ArrayLike) -> Array:
-    """``eta_c = tau^2 / (4 (1 + sigma^2))``: above it only the collapsed solution remains."""
+    """``eta_c = tau^2 / (4 (1 + sigma^2))``: above it only the collapsed solution remains.
+
+    ``sigma, tau >= 0`` and finite (checked where concrete, not while traced).
+    """
+    check_param("sigma", sigma, lower=0.0)
+    check_param("tau", tau, lower=0.0)
     return jnp.asarray(tau) ** 2 / (4.0 * (1.0 + jnp.asarray(sigma) ** 2))
 
 
@@ -34,8 +39,11 @@ def nontrivial_roots(eta: ArrayLike, sigma: ArrayLike, tau: ArrayLike) -> tuple[
     """``p*_{+/-} = [tau +/- sqrt(tau^2 - 4 eta (1 + sigma^2))] / (2 (1 + sigma^2))``.
 
     Returns ``(p_minus, p_plus)``, NaN where ``eta > eta_c`` (no such points). ``p_minus`` is
-    computed in the cancellation-free form ``2 eta / (tau + sqrt(...))``.
+    computed in the cancellation-free form ``2 eta / (tau + sqrt(...))``. ``eta, sigma, tau >= 0``
+    and finite (checked where concrete, not while traced).
     """
+    for name, value in (("eta", eta), ("sigma", sigma), ("tau", tau)):
+        check_param(name, value, lower=0.0)
     eta, sigma, tau = (jnp.asarray(a) for a in (eta, sigma, tau))
     k = 1.0 + sigma**2
     disc = tau**2 - 4.0 * eta * k
@@ -73,12 +81,9 @@ REGIME_TEXT = {
 class _EigenBase(AbstractSystem):
     """Shared parameter checks and closed forms of the eigenvalue systems."""
 
-    eta: Float[Array, "*batch"] = param()
-    sigma: Float[Array, "*batch"] = param()
-
-    def __check_init__(self):
-        check_param("eta", self.eta, lower=0.0)
-        check_param("sigma", self.sigma, lower=0.0)
+    eta: Float[Array, "*batch"] = param(4e-4, lower=0.0, symbol=r"\eta", help="weight decay")
+    sigma: Float[Array, "*batch"] = param(1.0, lower=0.0, symbol=r"\sigma",
+                                          help="augmentation strength (X' = sigma^2 I)")
 
     def _tau_star(self) -> Array:
         return self.tau  # the fixed tau; the 3-D system overrides (tau* = 1)
@@ -114,11 +119,8 @@ class _EigenBase(AbstractSystem):
 class EigenDynamics1D(_EigenBase):
     r"""On the parabola: ``dp/dt = p^2 [tau - (1 + sigma^2) p] - eta p``."""
 
-    tau: Float[Array, "*batch"] = param(default=1.0)
+    tau: Float[Array, "*batch"] = param(1.0, lower=0.0, symbol=r"\tau", help="EMA ratio W_a = tau W, held fixed")
     state_names: ClassVar[tuple[str, ...]] = ("p",)
-
-    def __check_init__(self):
-        check_param("tau", self.tau, lower=0.0)
 
     def vector_field(self, t, y):
         p = y[0]
@@ -136,14 +138,11 @@ class EigenDynamics2D(_EigenBase):
     ``dp/dt = alpha_p s [tau - k p] - eta p``, ``ds/dt = 2 p s [tau - k p] - 2 eta s``, ``k = 1 + sigma^2``.
     """
 
-    tau: Float[Array, "*batch"] = param(default=1.0)
-    alpha_p: Float[Array, "*batch"] = param(default=1.0)
+    tau: Float[Array, "*batch"] = param(1.0, lower=0.0, symbol=r"\tau", help="EMA ratio W_a = tau W, held fixed")
+    alpha_p: Float[Array, "*batch"] = param(1.0, lower=0.0, lower_open=True, symbol=r"\alpha_p",
+                                            help="relative learning rate of the predictor")
     state_names: ClassVar[tuple[str, ...]] = ("p", "s")
     positive: ClassVar[tuple[int, ...]] = (1,)  # s > 0 stays > 0: s = 0 is invariant
-
-    def __check_init__(self):
-        check_param("tau", self.tau, lower=0.0)
-        check_param("alpha_p", self.alpha_p, lower=0.0, lower_open=True)
 
     def vector_field(self, t, y):
         p, s = y[0], y[1]
@@ -164,6 +163,18 @@ class EigenDynamics2D(_EigenBase):
         a = _scalar(self.alpha_p)
         return np.array([[0.0, 0.0]] + [[p, p * p / a] for p in self._nontrivial_p()])
 
+    def certified_lanes(self, y0):
+        """Proven traps from the invariant ``c = s - p^2/alpha_p`` (see :mod:`dynsim.models.eigen.basins`)."""
+        from dynsim.models.eigen.basins import certified_lanes_2d
+
+        return certified_lanes_2d(self, y0)
+
+    def default_window(self):
+        """Fig. 3's range: ``p`` in ``[-p0/2, 2 p0]``, ``s`` in ``[0, 0.8 (2 p0)^2 / alpha_p]``, ``p0 = tau/(1+sigma^2)``."""
+        p0 = float(self.tau) / (1.0 + float(self.sigma) ** 2)
+        p0 = p0 if p0 > 0 else 1.0
+        return [(-0.5 * p0, 2.0 * p0), (0.0, 0.8 * (2.0 * p0) ** 2 / float(self.alpha_p))]
+
     def invariant(self, y: Float[Array, "... 2"]) -> Float[Array, "..."]:
         """``c = s - p^2 / alpha_p``; along any solution ``c(t) = c(0) e^{-2 eta t}``."""
         return y[..., 1] - y[..., 0] ** 2 / self.alpha_p
@@ -181,15 +192,13 @@ class EigenDynamics3D(_EigenBase):
     extension to ``s = 0``).
     """
 
-    alpha_p: Float[Array, "*batch"] = param(default=1.0)
-    beta: Float[Array, "*batch"] = param(default=1.0)
+    alpha_p: Float[Array, "*batch"] = param(1.0, lower=0.0, lower_open=True, symbol=r"\alpha_p",
+                                            help="relative learning rate of the predictor")
+    # beta = 0 freezes tau: that is the 2-D system, whose stationary points are other.
+    beta: Float[Array, "*batch"] = param(1.0, lower=0.0, lower_open=True, symbol=r"\beta",
+                                         help="EMA rate of the target")
     state_names: ClassVar[tuple[str, ...]] = ("p", "s", "tau")
     positive: ClassVar[tuple[int, ...]] = (1,)
-
-    def __check_init__(self):
-        check_param("alpha_p", self.alpha_p, lower=0.0, lower_open=True)
-        # beta = 0 freezes tau: that is the 2-D system, whose stationary points are other.
-        check_param("beta", self.beta, lower=0.0, lower_open=True)
 
     def _tau_star(self):
         return jnp.ones_like(self.eta)
