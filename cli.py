@@ -922,6 +922,16 @@ def figures_cmd(
         print(json.dumps(jsonable(manifest), indent=2))
 
 
+def _check_out_early(argv: list[str]) -> None:
+    """``--out`` is checked before any work (a file, a device, not writable, too long a name)."""
+    from dynsim._core.io import check_out_dir
+
+    for i, a in enumerate(argv):
+        value = argv[i + 1] if a == "--out" and i + 1 < len(argv) else a[6:] if a.startswith("--out=") else None
+        if value is not None:
+            check_out_dir(value, [])
+
+
 def _option_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -938,6 +948,7 @@ def main(argv: list[str] | None = None) -> int:
     dynsim.enable_compilation_cache()
     command = typer.main.get_command(app)
     try:
+        _check_out_early(_ARGV)
         rv = command.main(args=argv, prog_name="dynsim", standalone_mode=False)
     except typer.TyperException as e:  # usage errors from the (vendored) click parser
         if type(e).__name__ == "NoArgsIsHelpError":  # bare `dynsim`: the help, not an error

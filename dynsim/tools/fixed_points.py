@@ -17,12 +17,21 @@ import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float
 
 from dynsim._core.errors import DynsimInputError
-from dynsim._core.system import AbstractSystem
+from dynsim._core.system import AbstractSystem, check_param
 
 
 def jacobian(system: AbstractSystem, y: Float[ArrayLike, " n"], t: float = 0.0) -> Float[Array, "n n"]:
-    """``J_ik = d f_i / d y_k`` at ``(t, y)``."""
-    return jax.jacfwd(lambda x: system.vector_field(t, x))(jnp.asarray(y, float))
+    """``J_ik = d f_i / d y_k`` at ``(t, y)``.
+
+    ``y`` must have shape ``(system.dim,)`` and, where it is concrete (not traced), be finite.
+    """
+    y = jnp.asarray(y, float)
+    if y.shape != (system.dim,):
+        names = f" (the state {', '.join(system.state_names)})" if system.state_names else ""
+        raise DynsimInputError("y", f"y must have shape ({system.dim},){names}, got {y.shape}")
+    check_param("y", y)
+    check_param("t", t)
+    return jax.jacfwd(lambda x: system.vector_field(t, x))(y)
 
 
 def classify(eigenvalues: np.ndarray, zero_tol: float = 1e-9) -> str:
@@ -32,7 +41,16 @@ def classify(eigenvalues: np.ndarray, zero_tol: float = 1e-9) -> str:
     inconclusive), else ``saddle`` (mixed signs), or ``stable``/``unstable`` ``node`` or
     ``spiral`` (complex pair).
     """
-    lam = np.asarray(eigenvalues, complex)
+    try:
+        lam = np.asarray(eigenvalues, complex)
+    except (TypeError, ValueError):
+        raise DynsimInputError("eigenvalues", "eigenvalues must be numbers") from None
+    if lam.ndim > 1 or lam.size == 0:
+        raise DynsimInputError("eigenvalues", f"eigenvalues must be a non-empty vector, got shape {lam.shape}")
+    if not np.all(np.isfinite(lam)):
+        raise DynsimInputError("eigenvalues", f"eigenvalues must be finite (got {_show_complex(lam)})")
+    check_param("zero_tol", zero_tol, lower=0.0)
+    lam = lam.reshape(-1)
     tol = zero_tol * max(1.0, float(np.max(np.abs(lam))))
     re = lam.real
     if np.any(np.abs(re) <= tol):
@@ -43,6 +61,12 @@ def classify(eigenvalues: np.ndarray, zero_tol: float = 1e-9) -> str:
     if np.all(re > 0):
         return f"unstable {kind}"
     return "saddle"
+
+
+def _show_complex(lam: np.ndarray) -> str:
+    flat = lam.reshape(-1)
+    text = ", ".join(f"{v.real:g}" if v.imag == 0 else f"{v.real:g}{v.imag:+g}j" for v in flat[:4])
+    return "[" + text + (", ...]" if flat.size > 4 else "]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +170,13 @@ def find_fixed_points(system: AbstractSystem, starts: Float[ArrayLike, "k n"], *
     starts = jnp.asarray(starts, float)
     if starts.ndim != 2 or starts.shape[1] != system.dim or starts.shape[0] == 0:
         raise DynsimInputError("starts", f"starts must have shape (k, {system.dim}), got {starts.shape}")
+    check_param("starts", starts)
+    check_param("t", t)
+    for name, value in (("rtol", rtol), ("atol", atol), ("dedup_rtol", dedup_rtol),
+                        ("dedup_atol", dedup_atol), ("zero_tol", zero_tol)):
+        check_param(name, value, lower=0.0)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+        raise DynsimInputError("max_steps", f"max_steps must be a positive integer (got {max_steps!r})")
     out = _roots_jit(system, starts, jnp.asarray(rtol), jnp.asarray(atol), max_steps, jnp.asarray(t, float))
     return collect_fixed_points(*out, atol=max(atol, 1e-300) * 1e3, dedup_rtol=dedup_rtol,
                                 dedup_atol=dedup_atol, zero_tol=zero_tol)
@@ -154,6 +185,12 @@ def find_fixed_points(system: AbstractSystem, starts: Float[ArrayLike, "k n"], *
 def grid_starts(lower: ArrayLike, upper: ArrayLike, num: int) -> np.ndarray:
     """``num`` points per axis on a regular grid over the box ``[lower, upper]``: shape ``(num**n, n)``."""
     lower, upper = np.atleast_1d(np.asarray(lower, float)), np.atleast_1d(np.asarray(upper, float))
+    check_param("lower", lower)
+    check_param("upper", upper)
+    if lower.ndim != 1 or lower.shape != upper.shape:
+        raise DynsimInputError("upper", f"lower and upper must be vectors of one length, got {lower.shape} and {upper.shape}")
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+        raise DynsimInputError("num", f"num must be a positive integer (got {num!r})")
     axes = [np.linspace(a, b, num) for a, b in zip(lower, upper)]
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
 

@@ -355,9 +355,21 @@ def collapsed(s, rtol: float = 1e-3):
 
 
 def effective_rank(s) -> np.ndarray:
-    """``exp(H(p))`` with ``p = s / sum(s)`` (Roy & Vetterli): a smooth count of the dimensions in use."""
-    s = np.asarray(s, float)
-    p = s / np.sum(s, axis=-1, keepdims=True)
+    """``exp(H(p))`` with ``p = s / sum(s)`` (Roy & Vetterli): a smooth count of the dimensions in use.
+
+    ``s``: singular values along the last axis (finite, ``>= 0``, at least one). Where all of
+    them are 0 (no dimension in use) the effective rank is 0.
+    """
+    try:
+        s = np.asarray(s, float)
+    except (TypeError, ValueError):
+        raise DynsimInputError("s", "s (singular values) must be real numbers") from None
+    if s.ndim == 0 or s.shape[-1] == 0:
+        raise DynsimInputError("s", f"s (singular values) must have at least one entry, got shape {s.shape}")
+    check_param("s", s, lower=0.0)
+    top = np.max(s, axis=-1, keepdims=True)
+    q = s / np.where(top > 0, top, 1.0)  # scaled first: sum(s) may overflow, sum(q) <= len(s)
+    p = q / np.maximum(np.sum(q, axis=-1, keepdims=True), 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
-    return np.exp(h)
+    return np.where(top[..., 0] > 0, np.exp(h), 0.0)
