@@ -12,7 +12,7 @@ import time
 
 import jax.numpy as jnp
 import numpy as np
-from _common import write_result
+from _common import write
 
 import dynsim
 
@@ -69,7 +69,7 @@ def main() -> None:
     }
     for k, v in result.items():
         print(f"{k:32s} {v:.4g}" if isinstance(v, float) else f"{k:32s} {v}")
-    write_result("generic_basins", result)
+    write("generic_basins", result)
 
 
 if __name__ == "__main__":
