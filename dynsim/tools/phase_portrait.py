@@ -324,7 +324,8 @@ def plot_phase_portrait(pp: PhasePortrait, *, size: str = "page"):
                 colour = "black"
                 ls = "-" if b.kind == "stable" else "--"
                 ax.plot(bx, by, color=colour, lw=1.3, ls=ls, zorder=4)
-                handles.setdefault(b.kind, Line2D([], [], color=colour, ls=ls, lw=1.3, label=f"{b.kind} manifold"))
+                handles.setdefault(f"manifold-{b.kind}", Line2D([], [], color=colour, ls=ls, lw=1.3,
+                                                             label=f"{b.kind} manifold"))
             ys = np.asarray(panel.trajectories.ys)
             for traj, lab in zip(ys, panel.attractor):
                 good = np.all(np.isfinite(traj), axis=1)
@@ -359,6 +360,8 @@ def plot_phase_portrait(pp: PhasePortrait, *, size: str = "page"):
                     style_ = dict(marker="o", ms=7, mfc="white", mec=UNSTABLE, mew=1.8)
                     key, text = "unstable", "unstable point"
                 ax.plot(x, y, ls="none", zorder=7, clip_on=False, **style_)
+                if key == "stable":  # filled in its basin's colour in the panels; neutral in the key
+                    style_ = {**style_, "mfc": "0.35"}
                 handles.setdefault(key, Line2D([], [], ls="none", label=text, **style_))
             ax.set_xlim(_coords(pl.x, pl.x.lo), _coords(pl.x, pl.x.hi))
             ax.set_ylim(_coords(pl.y, pl.y.lo), _coords(pl.y, pl.y.hi))
@@ -368,7 +371,7 @@ def plot_phase_portrait(pp: PhasePortrait, *, size: str = "page"):
                     fmt.set_major_formatter(FuncFormatter(lambda v, _: f"$10^{{{v:g}}}$"))
             ax.set_title("(" + "abcdefg"[k] + ") " + ("window" if k == 0 else "zoom"), loc="left")
         order = ["field", *[h for h in handles if h.endswith("nullcline") or h.startswith("$")],
-                 "stable", "unstable", "saddle", "degenerate", "continuum",
+                 "manifold-stable", "manifold-unstable", "stable", "unstable", "saddle", "degenerate", "continuum",
                  *[h for h in handles if h.startswith("att")], "other"]
         legend = [handles[h] for h in dict.fromkeys(order) if h in handles]
         legend += [handles[h] for h in handles if handles[h] not in legend]
