@@ -147,11 +147,11 @@ def phase_portrait_cmd(
     p_max: Annotated[Optional[float], typer.Option(help="Default 2τ/(1+σ²).")] = None,
     s_min: Annotated[Optional[float], typer.Option(help="Plot range of s (eigenvalue of F = W X Wᵀ); default 0.")] = None,
     s_max: Annotated[Optional[float], typer.Option(help="Default 0.8 p_max²/α_p.")] = None,
-    n_traj: Annotated[int, typer.Option(help="Sample trajectories per panel (main and zoom).")] = 16,
+    n_traj: Annotated[int, typer.Option(min=1, max=10000, help="Sample trajectories per panel (main and zoom).")] = 16,
     t1: Annotated[Optional[float], typer.Option(help="Integration time; default 10/η clipped to [100, 1e5].")] = None,
     rtol: Annotated[float, typer.Option(help="Relative tolerance of the Tsit5 + PID step-size controller.")] = 1e-8,
     atol: Annotated[float, typer.Option(help="Absolute tolerance of the step-size controller.")] = 1e-10,
-    max_steps: Annotated[int, typer.Option(help="Step limit per trajectory (hits are reported, not hidden).")] = 100_000,
+    max_steps: Annotated[int, typer.Option(min=1, max=10000000, help="Step limit per trajectory (hits are reported, not hidden).")] = 100_000,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
     as_json: AsJson = False,
@@ -314,18 +314,18 @@ def basin_map_cmd(
     p_scale: Annotated[Scale, typer.Option(help="p₀ axis spacing.")] = Scale.linear,
     s_scale: Annotated[Scale, typer.Option(help="s₀ axis spacing (log shows the collapse basin below the "
                                                 "parabola).")] = Scale.log,
-    grid: Annotated[Optional[int], typer.Option(help="Initial conditions per axis; default 512 (eigen2d), 128 "
+    grid: Annotated[Optional[int], typer.Option(min=2, max=4096, help="Initial conditions per axis; default 512 (eigen2d), 128 "
                                                      "(eigen3d, whose lanes take ~100x more steps).")] = None,
     t1: Annotated[Optional[float], typer.Option(help="Integration time for lanes not yet proven in a basin; "
                                                      "default 25/η clipped to [100, 1e7].")] = None,
     rtol: Annotated[float, typer.Option(help="Relative tolerance (Tsit5 + PID in (p, log s)).")] = 1e-6,
     atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-9,
-    max_steps: Annotated[int, typer.Option(help="Step limit per lane (hits are counted as failed).")] = 20_000,
-    chunk: Annotated[int, typer.Option(help="Lanes integrated at once: bounds memory; progress per chunk.")] = 65536,
+    max_steps: Annotated[int, typer.Option(min=1, max=10000000, help="Step limit per lane (hits are counted as failed).")] = 20_000,
+    chunk: Annotated[int, typer.Option(min=1, max=4194304, help="Lanes integrated at once: bounds memory; progress per chunk.")] = 65536,
     scale_min: Annotated[float, typer.Option(help="Matrix models: smallest init scale (W ~ scale·N(0, 1/n₁)).")] = 1e-3,
     scale_max: Annotated[float, typer.Option(help="Matrix models: largest init scale.")] = 10.0,
-    samples: Annotated[int, typer.Option(help="Matrix models: random initialisations per init scale.")] = 32,
-    n1: Annotated[int, typer.Option(help="Matrix models: input dimension n₁ (= n₂).")] = 8,
+    samples: Annotated[int, typer.Option(min=1, max=1000000, help="Matrix models: random initialisations per init scale.")] = 32,
+    n1: Annotated[int, typer.Option(min=1, max=4096, help="Matrix models: input dimension n₁ (= n₂).")] = 8,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
     as_json: AsJson = False,
@@ -420,7 +420,7 @@ def sweep_cmd(
     tau: Annotated[float, typer.Option(help="τ when not swept.")] = 1.0,
     alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p when not swept.")] = 1.0,
     beta: Annotated[Optional[float], typer.Option(help="β when not swept (default 1; collapse: the model's).")] = None,
-    grid: Annotated[Optional[int], typer.Option(help="Initial conditions per axis of the window at each point "
+    grid: Annotated[Optional[int], typer.Option(min=2, max=4096, help="Initial conditions per axis of the window at each point "
                                                      "(default 96; 32 with β; 24 for alignment).")] = None,
     t1: Annotated[Optional[float], typer.Option(help="basin-size and collapse: integration time (default 25/η); "
                                                      "alignment: the time window (default 1000).")] = None,
@@ -433,7 +433,7 @@ def sweep_cmd(
     window: WindowOpt = None,
     axes: AxesOpt = None,
     at: AtOpt = None,
-    samples: Annotated[int, typer.Option(help="collapse: random initialisations per parameter point.")] = 32,
+    samples: Annotated[int, typer.Option(min=1, max=1000000, help="collapse: random initialisations per parameter point.")] = 32,
     init_scale: Annotated[float, typer.Option(help="collapse: init scale when not swept.")] = 1.0,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
@@ -539,15 +539,15 @@ def compare_cmd(
                                                             "(InfoNCE: the preset's 128).")] = None,
     time_: Annotated[Optional[float], typer.Option("--time", help="Flow time T = lr × steps of every run "
                                                                  "(default per model).")] = None,
-    seeds: Annotated[int, typer.Option(help="Seeds per run (vmapped): initialisations and data streams.")] = 4,
-    width: Annotated[Optional[int], typer.Option(help="Width n₂ of the representation (default 8; Barlow Twins 4).")] = None,
-    n1: Annotated[Optional[int], typer.Option(help="Input dimension n₁ (default: the width; Barlow Twins 8).")] = None,
+    seeds: Annotated[int, typer.Option(min=1, max=1024, help="Seeds per run (vmapped): initialisations and data streams.")] = 4,
+    width: Annotated[Optional[int], typer.Option(min=1, max=4096, help="Width n₂ of the representation (default 8; Barlow Twins 4).")] = None,
+    n1: Annotated[Optional[int], typer.Option(min=1, max=4096, help="Input dimension n₁ (default: the width; Barlow Twins 8).")] = None,
     eta: Annotated[Optional[float], typer.Option(help="η, weight decay (BYOL family; default the model's).")] = None,
     sigma: Annotated[Optional[float], typer.Option(help="σ, augmentation: X' = σ² I (or σ² P_B) (default the "
                                                         "model's).")] = None,
     alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p: the predictor's learning rate is α_p × lr.")] = 1.0,
     beta: Annotated[Optional[float], typer.Option(help="β, EMA rate: momentum γ_a = 1 − lr β (byol).")] = None,
-    seed: Annotated[int, typer.Option(help="Base random seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=4294967295, help="Base random seed.")] = 0,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
     as_json: AsJson = False,
@@ -624,7 +624,7 @@ def simulate_cmd(
                                                 "system), directpred / directcopy / directset (W_p set from F̂), "
                                                 "scalar (Fig. 10 of [T21]); infonce, infonce-2layer, directclr "
                                                 "(InfoNCE gradient flows of [J22]).")],
-    n1: Annotated[Optional[int], typer.Option(help="n₁, input dimension (W is n₂ × n₁). Default 8 (16 for the "
+    n1: Annotated[Optional[int], typer.Option(min=1, max=4096, help="n₁, input dimension (W is n₂ × n₁). Default 8 (16 for the "
                                                    "contrastive models).")] = None,
     data: Annotated[Optional[Data], typer.Option(help="Data model: isotropic X = I, X' = σ² I; nuisance X = I, "
                                                       "X' = σ² P_B [W21]; spectrum X = U diag(decayʲ) Uᵀ, X' = σ² I. "
@@ -634,19 +634,19 @@ def simulate_cmd(
     cov: Annotated[Optional[Path], typer.Option(help="An .npz with the matrices X and X_aug (X'): overrides --data.")] = None,
     sigma: Annotated[Optional[float], typer.Option(help="σ, augmentation strength. Default 0.5 (1 for direct*, 2 for "
                                                         "infonce and directclr, 0.01 for infonce-2layer).")] = None,
-    dim_b: Annotated[Optional[int], typer.Option(help="dim B, the augmented (nuisance) subspace: the last dim B "
+    dim_b: Annotated[Optional[int], typer.Option(min=0, max=4096, help="dim B, the augmented (nuisance) subspace: the last dim B "
                                                       "coordinates (--data nuisance); default n₁/2.")] = None,
     decay: Annotated[float, typer.Option(help="Eigenvalue ratio of X for --data spectrum.")] = 0.7,
-    seed: Annotated[int, typer.Option(help="Seed of the random initialisation (and of the sampled pairs).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=4294967295, help="Seed of the random initialisation (and of the sampled pairs).")] = 0,
     init_scale: Annotated[Optional[float], typer.Option(help="Scale of the random init: W ~ scale·N(0, 1/fan-in). "
                                                              "Default 1 (0.1 for infonce-2layer).")] = None,
     t1: Annotated[Optional[float], typer.Option(help="Integration time (learning rate × steps); default per "
                                                      "model.")] = None,
-    n_save: Annotated[int, typer.Option(help="Number of saved time points.")] = 201,
+    n_save: Annotated[int, typer.Option(min=2, max=100000, help="Number of saved time points.")] = 201,
     rtol: Annotated[float, typer.Option(help="Relative tolerance (Tsit5 + PID).")] = 1e-8,
     atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-10,
-    max_steps: Annotated[int, typer.Option(help="Step limit (a hit is reported, output labelled partial).")] = 200_000,
-    n2: Annotated[Optional[int], typer.Option(help="n₂, representation dimension; default n₁.",
+    max_steps: Annotated[int, typer.Option(min=1, max=10000000, help="Step limit (a hit is reported, output labelled partial).")] = 200_000,
+    n2: Annotated[Optional[int], typer.Option(min=1, max=4096, help="n₂, representation dimension; default n₁.",
                                               rich_help_panel=NC_PANEL)] = None,
     eta: Annotated[Optional[float], typer.Option(help="η, weight decay. Default 0.01 (0.2 for direct*).",
                                                  rich_help_panel=NC_PANEL)] = None,
@@ -665,7 +665,7 @@ def simulate_cmd(
                                                       "F itself.", rich_help_panel=NC_PANEL)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate: time per training step (F̂'s EMA rate -ln ρ / "
                                                      "lr, hold freq·lr). Default 0.01.", rich_help_panel=NC_PANEL)] = None,
-    freq: Annotated[Optional[int], typer.Option(help="Recompute W_p every freq steps, held in between (1, the "
+    freq: Annotated[Optional[int], typer.Option(min=1, max=1000000, help="Recompute W_p every freq steps, held in between (1, the "
                                                      "default: continuous).", rich_help_panel=NC_PANEL)] = None,
     normalisation: Annotated[Optional[Norm], typer.Option(help="paper (default): p_j = s_j^α + ε max s; code "
                                                                "(authors' code): p_j = (s_j / max s)^α + ε.",
@@ -680,14 +680,14 @@ def simulate_cmd(
                                                              "authors' scripts).", rich_help_panel=C_PANEL)] = None,
     temperature: Annotated[Optional[float], typer.Option(help="τ, the InfoNCE temperature. Default 1.",
                                                          rich_help_panel=C_PANEL)] = None,
-    samples: Annotated[Optional[int], typer.Option(help="n, number of positive pairs (fixed; both views "
+    samples: Annotated[Optional[int], typer.Option(min=1, max=1000000, help="n, number of positive pairs (fixed; both views "
                                                         "augmented). Default 512.", rich_help_panel=C_PANEL)] = None,
-    batch: Annotated[Optional[int], typer.Option(help="Mini-batch size b (divides n): the loss is the mean over "
+    batch: Annotated[Optional[int], typer.Option(min=1, max=1000000, help="Mini-batch size b (divides n): the loss is the mean over "
                                                       "fixed batches of b pairs. Default n (full batch).",
                                                  rich_help_panel=C_PANEL)] = None,
-    layers: Annotated[Optional[int], typer.Option(help="L, number of linear layers, z = W_L ... W_1 x. Default 1 "
+    layers: Annotated[Optional[int], typer.Option(min=1, max=64, help="L, number of linear layers, z = W_L ... W_1 x. Default 1 "
                                                        "(2 for infonce-2layer).", rich_help_panel=C_PANEL)] = None,
-    d0: Annotated[Optional[int], typer.Option(help="d₀, DirectCLR: the loss sees the first d₀ coordinates of the "
+    d0: Annotated[Optional[int], typer.Option(min=1, max=4096, help="d₀, DirectCLR: the loss sees the first d₀ coordinates of the "
                                                    "representation. Default n₁/2.", rich_help_panel=C_PANEL)] = None,
     init: Annotated[Optional[Init], typer.Option(help="Initialisation: gaussian N(0, scale²/fan-in) (default), "
                                                       "uniform (PyTorch's default) or spectral (case 2: W = U "
@@ -769,9 +769,9 @@ Kernel = Enum("Kernel", {d: d for d in ("none", "linear", "rbf")}, type=str)
 
 @app.command("stepwise")
 def stepwise_cmd(
-    m: Annotated[int, typer.Option(help="m, input dimension (W is d × m).")] = 8,
-    d: Annotated[int, typer.Option(help="d, embedding dimension: the number of steps.")] = 4,
-    n_pairs: Annotated[int, typer.Option(help="n, number of synthetic positive pairs.")] = 200,
+    m: Annotated[int, typer.Option(min=1, max=4096, help="m, input dimension (W is d × m).")] = 8,
+    d: Annotated[int, typer.Option(min=1, max=4096, help="d, embedding dimension: the number of steps.")] = 4,
+    n_pairs: Annotated[int, typer.Option(min=1, max=1000000, help="n, number of synthetic positive pairs.")] = 200,
     ratio: Annotated[float, typer.Option(help="Spectrum of Γ: γ_j = ratioʲ (synthetic pairs).")] = 0.6,
     noise: Annotated[float, typer.Option(help="Augmentation noise std of the synthetic pairs.")] = 0.5,
     pairs: Annotated[Optional[Path], typer.Option(help="An .npz with your views x and x_prime, (n, m) each.")] = None,
@@ -780,7 +780,7 @@ def stepwise_cmd(
     kernel: Annotated[Kernel, typer.Option(help="Kernel version from Gram matrices: linear (= the linear model) "
                                                 "or rbf.")] = Kernel.none,
     bandwidth: Annotated[float, typer.Option(help="RBF bandwidth ℓ: k(x, y) = exp(-|x-y|²/(2ℓ²)).")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed of the pairs and the init.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=4294967295, help="Seed of the pairs and the init.")] = 0,
     t1: Annotated[Optional[float], typer.Option(help="Integration time; default past the last step time.")] = None,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
@@ -827,6 +827,10 @@ def check_cmd(
     from dynsim._core.io import jsonable, versions
 
     if list_:
+        if as_json:
+            print(json.dumps([{"name": c.name, "source": c.source, "statement": c.statement, "metric": c.metric,
+                               "tolerance": c.tolerance} for c in REGISTRY.values()], indent=2))
+            return
         for c in REGISTRY.values():
             print(f"{c.name:26s} {c.source:28s} {c.statement}")
         return
@@ -858,6 +862,49 @@ def check_cmd(
         print(f"{'':{width}}  {r.detail}")
     print(", ".join(f"{n} {k}" for k, n in counts.items()) + f" ({time.perf_counter() - start:.1f} s)")
     del dynsim
+
+
+@app.command("rerun")
+def rerun_cmd(
+    record: Annotated[Path, typer.Argument(help="A .json record written by a dynsim command.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where the rerun writes (default: the record's "
+                                                "directory + '-rerun').")] = None,
+):
+    """Run the command of a record again (same arguments, every parameter as recorded) and compare the
+    arrays it writes with the recorded .npz, bitwise. Exit code 0 when they are equal, 1 when not."""
+    import numpy as np
+
+    import dynsim
+
+    try:
+        rec = json.loads(record.read_text())
+        argv = list(rec["argv"])
+        data = rec.get("files", {}).get("data")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise dynsim.DynsimInputError("record", f"{record} is not a dynsim .json record ({type(e).__name__})") from None
+    old_out = None
+    for i, a in enumerate(argv):
+        if a == "--out" and i + 1 < len(argv):
+            old_out = argv[i + 1]
+            argv = argv[:i] + argv[i + 2:]
+            break
+    new_out = out if out is not None else Path(str(record.parent) + "-rerun")
+    argv += ["--out", str(new_out)]
+    _err(f"dynsim: rerunning: dynsim {' '.join(argv)}")
+    rc = main(argv)
+    if rc != 0:
+        return rc
+    if data is None:
+        _err("dynsim: the record names no .npz: nothing to compare")
+        return 0
+    a, b = np.load(record.parent / data), np.load(new_out / data)
+    diff = sorted(set(a.files) ^ set(b.files)) + [k for k in sorted(set(a.files) & set(b.files))
+                                                    if not np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind in "fc")]
+    if diff:
+        _err(f"dynsim: rerun DIFFERS from {data} in {len(diff)} array(s): {', '.join(diff[:8])}")
+        return 1
+    _err(f"dynsim: rerun reproduces {data}: {len(a.files)} arrays bitwise equal (was --out {old_out})")
+    return 0
 
 
 @app.command("models")
