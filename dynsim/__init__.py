@@ -108,6 +108,7 @@ from dynsim.tools.basins import plot_basin_map as plot_basins
 from dynsim.tools.manifolds import saddle_branches
 from dynsim.tools.sweep import ModelSweep, plot_model_sweep, sweep_model
 from dynsim.tools.claims import claim
+from dynsim.tools.continuation import Continuation, continuation, plot_continuation
 from dynsim._core.gradient_flow import GradientFlow, GradientTraining, field_discrepancy, train_gradient_flow
 
 __version__ = "0.1.0"
@@ -166,7 +167,7 @@ __all__ = [
     "AbstractWrapper", "ParamSpec", "from_function", "load_model", "with_params", "PlaneAxis", "Plane", "make_plane",
     "Portrait", "portrait", "plot_portrait", "BasinFractions", "Basins", "basins", "basins_fractions", "plot_basins",
     "saddle_branches", "ModelSweep", "plot_model_sweep", "sweep_model", "claim",
-    "GradientFlow", "GradientTraining", "field_discrepancy", "train_gradient_flow",
+    "Continuation", "continuation", "plot_continuation", "GradientFlow", "GradientTraining", "field_discrepancy", "train_gradient_flow",
     "TrainRun", "train", "Comparison", "compare", "plot_comparison",
     "HeadRun", "head_claims", "plot_prediction_head", "simulate_prediction_head",
     "Axis", "BasinMap", "basin_map", "init_collapse", "label_points", "plot_basin_map", "Range", "Sweep", "sweep", "plot_sweep",
