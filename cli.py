@@ -175,7 +175,7 @@ def phase_portrait_cmd(
         if any(v is not None for v in (p_min, p_max, s_min, s_max)):
             raise dynsim.DynsimInputError("p_min", "--p-min/--p-max/--s-min/--s-max belong to the eigen figure; "
                                                    "with --model use --window LO:HI,LO:HI")
-        _generic_portrait(model or "eigen", param, window, axes, at, dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p),
+        _generic_portrait("eigen" if model is None else model, param, window, axes, at, dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p),
                           n_traj=n_traj, t1=t1, rtol=rtol, atol=atol, max_steps=max_steps, out=out, fmt=fmt,
                           as_json=as_json, start=start)
         return
@@ -304,7 +304,7 @@ def basin_map_cmd(
                                                                        "predictor; default 1.")] = None,
     beta: Annotated[Optional[float], typer.Option(help="β, EMA rate (eigen3d, byol); default 1 (eigen3d), the "
                                                        "model's (matrix).")] = None,
-    tau0: Annotated[float, typer.Option(help="τ(0), the initial EMA ratio (eigen3d).")] = 1.0,
+    tau0: Annotated[Optional[float], typer.Option(help="τ(0), the initial EMA ratio (eigen3d); default 1.")] = None,
     p_min: Annotated[Optional[float], typer.Option(help="p₀ range (eigenvalue of W_p); default [-2p₀, 4p₀], "
                                                         "p₀ = τ/(1+σ²).")] = None,
     p_max: Annotated[Optional[float], typer.Option(help="Upper end of the p₀ range.")] = None,
@@ -322,10 +322,13 @@ def basin_map_cmd(
     atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-9,
     max_steps: Annotated[int, typer.Option(min=1, max=10000000, help="Step limit per lane (hits are counted as failed).")] = 20_000,
     chunk: Annotated[int, typer.Option(min=1, max=4194304, help="Lanes integrated at once: bounds memory; progress per chunk.")] = 65536,
-    scale_min: Annotated[float, typer.Option(help="Matrix models: smallest init scale (W ~ scale·N(0, 1/n₁)).")] = 1e-3,
-    scale_max: Annotated[float, typer.Option(help="Matrix models: largest init scale.")] = 10.0,
-    samples: Annotated[int, typer.Option(min=1, max=1000000, help="Matrix models: random initialisations per init scale.")] = 32,
-    n1: Annotated[int, typer.Option(min=1, max=4096, help="Matrix models: input dimension n₁ (= n₂).")] = 8,
+    scale_min: Annotated[Optional[float], typer.Option(help="Matrix models: smallest init scale (W ~ scale·N(0, 1/n₁)); "
+                                                            "default 1e-3.")] = None,
+    scale_max: Annotated[Optional[float], typer.Option(help="Matrix models: largest init scale; default 10.")] = None,
+    samples: Annotated[Optional[int], typer.Option(min=1, max=1000000, help="Matrix models: random initialisations per "
+                                                                            "init scale; default 32.")] = None,
+    n1: Annotated[Optional[int], typer.Option(min=1, max=4096, help="Matrix models: input dimension n₁ (= n₂); "
+                                                                    "default 8.")] = None,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
     as_json: AsJson = False,
@@ -346,7 +349,22 @@ def basin_map_cmd(
     from dynsim.models.eigen.basins import Axis, default_axes
 
     start = time.perf_counter()
-    if model not in ("eigen2d", "eigen3d", *MATRIX_MODELS):
+    kind = "matrix" if model in MATRIX_MODELS else model if model in ("eigen2d", "eigen3d") else "generic"
+    not_for = {"eigen2d": ("beta", "tau0", "scale_min", "scale_max", "samples", "n1"),
+               "eigen3d": ("tau", "scale_min", "scale_max", "samples", "n1"),
+               "matrix": ("tau0", "p_min", "p_max", "s_min", "s_max"),
+               "generic": ("tau0", "scale_min", "scale_max", "samples", "n1")}[kind]
+    given = dict(beta=beta, tau=tau, tau0=tau0, scale_min=scale_min, scale_max=scale_max, samples=samples, n1=n1,
+                 p_min=p_min, p_max=p_max, s_min=s_min, s_max=s_max)
+    for opt in not_for:
+        if given[opt] is not None:
+            raise dynsim.DynsimInputError(opt, f"does not apply to --model {model}")
+    tau0 = 1.0 if tau0 is None else tau0
+    scale_min = 1e-3 if scale_min is None else scale_min
+    scale_max = 10.0 if scale_max is None else scale_max
+    samples = 32 if samples is None else samples
+    n1 = 8 if n1 is None else n1
+    if kind == "generic":
         if any(v is not None for v in (p_min, p_max, s_min, s_max)):
             raise dynsim.DynsimInputError("p_min", "--p-min/--p-max/--s-min/--s-max belong to the eigen map; "
                                                    "with --model use --window LO:HI,LO:HI[:log]")
@@ -355,7 +373,7 @@ def basin_map_cmd(
                            as_json=as_json, start=start)
         return
     for opt, v in (("param", param), ("window", window), ("axes", axes), ("at", at)):
-        if v:
+        if v is not None:
             raise dynsim.DynsimInputError(opt, f"does not apply to --model {model} (its own options set its window); "
                                                "use it with a generic model, e.g. --model eigen")
     tau = 1.0 if tau is None else tau
@@ -454,7 +472,7 @@ def sweep_cmd(
 
         if len(over) != 1:
             raise dynsim.DynsimInputError("over", f"{kind} sweeps one parameter (got {len(over)} --over)")
-        m = _model(model or "eigen", param, dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p, beta=beta))
+        m = _model("eigen" if model is None else model, param, dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p, beta=beta))
         axis = parse_range(over[0])
         plane = _plane(m, window, axes, at)
         sw = sweep_model(m, axis, quantity=kind, plane=plane, samples=samples, t1=t1,
@@ -467,7 +485,7 @@ def sweep_cmd(
                 summary=summary, start=start, as_json=as_json, messages=messages)
         return
     for opt, v in (("param", param), ("window", window), ("axes", axes), ("at", at)):
-        if v:
+        if v is not None:
             raise dynsim.DynsimInputError(opt, f"does not apply to sweep {kind} (it applies to fixed-points and "
                                                "basin-fractions)")
     if model is not None and kind != "collapse":
@@ -599,10 +617,17 @@ def _load_npz(path: Path, option: str, keys: tuple[str, str]):
     import dynsim
 
     try:
-        with np.load(path) as z:
-            return tuple(np.asarray(z[k], float) for k in keys)
-    except (OSError, ValueError, KeyError) as e:
-        raise dynsim.DynsimInputError(option, f"cannot read arrays {' and '.join(keys)} from {path}: {e}") from None
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise ValueError("not an .npz archive (a .npy holds one array)")
+            arrays = tuple(np.asarray(z[k], float) for k in keys)
+    except Exception as e:  # noqa: BLE001 - missing, empty, truncated, .npy, pickled: one line
+        msg = " ".join(str(e).split()) or type(e).__name__
+        raise dynsim.DynsimInputError(option, f"cannot read arrays {' and '.join(keys)} from {path}: {msg}") from None
+    for k, a in zip(keys, arrays):
+        if a.size == 0 or not np.all(np.isfinite(a)):
+            raise dynsim.DynsimInputError(option, f"array {k} in {path} must be non-empty and finite")
+    return arrays
 
 
 def _load_cov(path: Path):
@@ -969,6 +994,32 @@ def figures_cmd(
         print(json.dumps(jsonable(manifest), indent=2))
 
 
+def _check_finite_floats(command, argv: list[str]) -> None:
+    """A float option given NaN or an infinity is refused (no dynsim option accepts one)."""
+    import math
+
+    import dynsim
+
+    if not argv or argv[0] not in getattr(command, "commands", {}):
+        return
+    floats = {}
+    for p in command.commands[argv[0]].params:
+        if type(p).__name__ == "TyperOption" and p.bare_type() in (float, "float"):
+            for o in p.opts:
+                floats[o] = p.name
+    for i, a in enumerate(argv):
+        opt, _, value = a.partition("=")
+        if opt not in floats:
+            continue
+        value = value if _ else (argv[i + 1] if i + 1 < len(argv) else "")
+        try:
+            x = float(value)
+        except ValueError:
+            continue  # not a number: the parser says so
+        if not math.isfinite(x):
+            raise dynsim.DynsimInputError(floats[opt], f"must be a finite number (got {value})")
+
+
 def _check_out_early(argv: list[str]) -> None:
     """``--out`` is checked before any work (a file, a device, not writable, too long a name)."""
     from dynsim._core.io import check_out_dir
@@ -996,6 +1047,7 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         _check_out_early(_ARGV)
+        _check_finite_floats(command, _ARGV)
         rv = command.main(args=argv, prog_name="dynsim", standalone_mode=False)
     except typer.TyperException as e:  # usage errors from the (vendored) click parser
         if type(e).__name__ == "NoArgsIsHelpError":  # bare `dynsim`: the help, not an error
