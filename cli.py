@@ -889,6 +889,68 @@ def check_cmd(
     del dynsim
 
 
+@app.command("continuation")
+def continuation_cmd(
+    over: Annotated[str, typer.Option("--over", help="NAME=LO:HI[:log]: the parameter continued and its range "
+                                      "(:log continues in log NAME, for ranges over decades).")],
+    model: ModelOpt = "eigen1d",
+    param: ParamOpt = None,
+    at: Annotated[Optional[float], typer.Option("--at", help="The parameter value where the branches start "
+                                                "(default LO).")] = None,
+    start: Annotated[Optional[str], typer.Option("--start", help="V1,...,Vn: a state near an equilibrium to start "
+                                                 "from (default: those found at --at).")] = None,
+    coord: Annotated[int, typer.Option("--coord", min=0, help="The state component drawn.")] = 0,
+    max_points: Annotated[int, typer.Option("--max-points", min=10, max=100_000,
+                                            help="Most points of each half-branch.")] = 1000,
+    out: Out = Path("dynsim-out"),
+    fmt: Fmt = Format.png,
+    as_json: AsJson = False,
+):
+    """Continuation of equilibria: branches followed by pseudo-arclength continuation from the
+    equilibria found at the start, their stability, folds (saddle-node), branch points (pitchfork,
+    transcritical, with branch switching) and Hopf points, located by bisection; the bifurcation diagram
+    (stable solid, unstable dashed). Writes continuation.{png,npz,json} into --out.
+
+    Example: dynsim continuation --model eigen1d --over eta=1e-6:0.5:log   (the fold at η_c = τ²/(4(1+σ²)))
+    """
+    import dynsim
+    from dynsim.tools.continuation import continuation, plot_continuation
+
+    start_t = time.perf_counter()
+    name, sep, spec = over.partition("=")
+    bits = spec.split(":")
+    if not sep or len(bits) not in (2, 3) or (len(bits) == 3 and bits[2] not in ("log", "linear")):
+        raise dynsim.DynsimInputError("over", f"expected NAME=LO:HI[:log], got {over!r}")
+    try:
+        lo, hi = float(bits[0]), float(bits[1])
+    except ValueError:
+        raise dynsim.DynsimInputError("over", f"expected numbers in NAME=LO:HI[:log], got {over!r}") from None
+    m = _model(model, param, {})
+    if coord >= m.dim:
+        raise dynsim.DynsimInputError("coord", f"the model has {m.dim} state components (0..{m.dim - 1})")
+    y0 = None
+    if start is not None:
+        try:
+            y0 = [[float(v) for v in start.split(",")]]
+        except ValueError:
+            raise dynsim.DynsimInputError("start", f"expected comma-separated numbers, got {start!r}") from None
+    try:
+        res = continuation(m, name.strip().replace("-", "_"), lo, hi, start=y0, at=at,
+                           log=len(bits) == 3 and bits[2] == "log", max_points=max_points)
+    except dynsim.DynsimInputError as e:  # the range and the parameter come from --over
+        if e.name in ("lo", "hi", "param", "log"):
+            raise dynsim.DynsimInputError("over", str(e).removeprefix("param: ")) from None
+        raise
+    summary = res.summary()
+    messages = [f"{len(res.branches)} branch(es); special points: " + (", ".join(
+        f"{s.kind} at {name.strip()} = {s.mu:.10g}" for s in res.special) or "none")]
+    parameters = {"model_spec": model, **_model_record(m), "over": over, "at": at, "start": start, "coord": coord,
+                  "max_points": max_points}
+    _finish("continuation", "continuation", out=out, fmt=fmt, figure=plot_continuation(res, coord=coord),
+            arrays=res.arrays(), parameters=parameters, summary=summary, start=start_t, as_json=as_json,
+            messages=messages)
+
+
 @app.command("rerun")
 def rerun_cmd(
     record: Annotated[Path, typer.Argument(help="A .json record written by a dynsim command.")],
