@@ -16,6 +16,11 @@ def test_bifurcation_fold_at_the_closed_form_critical_eta():
     assert info["fold_within_bracket"] and info["eta_critical_closed_form"] == pytest.approx(0.125)
     lo, hi = info["fold_bracket_measured"]
     assert hi - lo <= 0.2 / 80 * 2 + 1e-12
+    # located by continuation from the grid point, to Newton accuracy (not the grid's spacing)
+    assert info["fold_continuation_error"] < 1e-8
+    # and at eta = 0 the branch p*_- = eta/tau + ... crosses p = 0: a transcritical branch point
+    kinds = sorted((s["type"], s["eta"]) for s in info["continuation"])
+    assert [k for k, _ in kinds] == ["branch point", "fold"] and abs(kinds[0][1]) < 1e-8
 
 
 def test_basin_size_shrinks_with_alpha_p_and_matches_label_points():

@@ -223,4 +223,29 @@ def _bifurcation(r: Range, base: dict) -> Sweep:
                                          if (none > (two.max() if two.size else -1)).any() else None]
         lo, hi = info["fold_bracket_measured"]
         info["fold_within_bracket"] = lo is not None and hi is not None and lo <= eta_c <= hi
+    info |= _continued(r, base, values[n_nontrivial >= 2])
     return Sweep("bifurcation", (r,), base, P, {"stable": St, "closed_form_error": np.asarray(errs)}, info)
+
+
+def _continued(r: Range, base: dict, with_branches: np.ndarray) -> dict:
+    """The branches of p* followed by pseudo-arclength continuation (:func:`dynsim.continuation`) from
+    the first grid value that has non-trivial points; the special points it locates (the fold at
+    ``eta_c`` to Newton accuracy, not to the grid's spacing)."""
+    from dynsim._core.errors import DynsimInputError
+    from dynsim.tools.continuation import continuation
+
+    if not with_branches.size or r.name not in ("eta", "sigma", "tau"):
+        return {"continuation": None}
+    prm = {**base}
+    prm.pop(r.name, None)
+    model = EigenDynamics1D(**{k: prm[k] for k in ("eta", "sigma", "tau") if k in prm}, **{r.name: float(with_branches[0])})
+    try:
+        res = continuation(model, r.name, r.lo, r.hi, at=float(with_branches[0]), log=r.log)
+    except DynsimInputError as e:
+        return {"continuation": None, "continuation_error": str(e)}
+    out = {"continuation": [{"type": s.kind, r.name: s.mu, "p": float(s.state[0])} for s in res.special]}
+    folds = [s.mu for s in res.special if s.kind == "fold"]
+    if r.name == "eta" and folds:
+        out["fold_continuation"] = folds[0]
+        out["fold_continuation_error"] = abs(folds[0] - float(critical_eta(base["sigma"], base["tau"])))
+    return out
