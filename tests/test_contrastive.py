@@ -159,3 +159,18 @@ def test_bad_views_file(tmp_path, capsys):
     assert cli.main(["simulate", "infonce", "--views", str(f), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "finite" in err[0]
+
+
+def test_presets_pin_the_settings_of_the_authors_scripts():
+    """[J22]'s toy scripts (case_1.py, case_2.py): 16-d data, temperature 0.1, batch 128, dot kernel;
+    case 1: one layer, noise std 1.5 on the last 8 dims, PyTorch's uniform init (scale 1), lr 1e-3 x 10k
+    steps; case 2: two layers, noise 1e-3, spectral init U diag(e^{-0.35 k}) V^T at scale 1, lr 0.01 x 10k."""
+    from dynsim.models.infonce.collapse import PRESETS
+
+    c1, c2 = PRESETS["jing-case1"], PRESETS["jing-case2"]
+    common = dict(kernel="dot", temperature=0.1, batch=128)
+    assert {k: c1[k] for k in common} == common and {k: c2[k] for k in common} == common
+    assert (c1["model"], c1["layers"], c1["sigma"], c1["dim_b"], c1["init"], c1["init_scale"], c1["t1"]) == (
+        "infonce", 1, 1.5, 8, "uniform", 1.0, 10.0)
+    assert (c2["model"], c2["layers"], c2["sigma"], c2["init"], c2["init_scale"], c2["t1"]) == (
+        "infonce-2layer", 2, 1e-3, "spectral", 1.0, 100.0)

@@ -505,6 +505,8 @@ def _train_infonce(model, params, *, preset, sigma, init_scale, progress, start)
             raise DynsimInputError("preset", f"unknown preset {preset!r}: one of {', '.join(PRESETS)}")
         p = {k: v for k, v in PRESETS[preset].items() if k not in ("t1", "about")}
         init = p.pop("init")
+        preset_scale = p.pop("init_scale")
+        init_scale = preset_scale if init_scale is None else init_scale
         if p.pop("model") != model:
             raise DynsimInputError("preset", f"preset {preset} is for model {PRESETS[preset]['model']}")
         opts.update(p)

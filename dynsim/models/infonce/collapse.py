@@ -50,11 +50,11 @@ CONTRASTIVE_DEFAULTS = {
 #: mini-batches of 128 (the scripts draw both afresh each step) and no bias.
 PRESETS = {
     "jing-case1": dict(model="infonce", layers=1, kernel="dot", temperature=0.1, samples=10240, batch=128,
-                       data="nuisance", sigma=1.5, dim_b=8, init="uniform", t1=10.0,
+                       data="nuisance", sigma=1.5, dim_b=8, init="uniform", init_scale=1.0, t1=10.0,
                        about="case 1: strong augmentation (noise std 1.5 on the last 8 dims), one 16x16 layer, "
                              "lr 1e-3 x 10k steps"),
     "jing-case2": dict(model="infonce-2layer", layers=2, kernel="dot", temperature=0.1, samples=10240, batch=128,
-                       data="isotropic", sigma=1e-3, dim_b=None, init="spectral", t1=100.0,
+                       data="isotropic", sigma=1e-3, dim_b=None, init="spectral", init_scale=1.0, t1=100.0,
                        about="case 2: weak augmentation (noise 1e-3), two 16x16 layers from "
                              "W = U diag(e^{-0.35 k}) V^T, lr 0.01 x 10k steps"),
 }
@@ -278,7 +278,8 @@ def simulate_collapse(model: str, *, preset: str | None = None, init: str | None
             raise DynsimInputError("preset", f"preset {preset} is for model {p['model']} (got {model})")
         init = p["init"] if init is None else init
         t1 = p["t1"] if t1 is None else t1
-        options = {**{k: v for k, v in p.items() if k not in ("about", "model", "init", "t1")}, **options}
+        init_scale = p["init_scale"] if init_scale is None else init_scale
+        options = {**{k: v for k, v in p.items() if k not in ("about", "model", "init", "t1", "init_scale")}, **options}
     d = CONTRASTIVE_DEFAULTS.get(model, {})
     init = "gaussian" if init is None else init
     init_scale = d.get("init_scale", 1.0) if init_scale is None else init_scale
