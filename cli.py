@@ -117,9 +117,13 @@ def _finish(command: str, stem: str, *, out: Path, fmt: "Format", figure, arrays
             summary: dict, start: float, as_json: bool, messages: list[str]) -> None:
     """Every job's ending: the figure, .npz and .json written, one stderr line per message and one
     for the files, and the summary on stdout with --json."""
+    import numpy as np
+
     from dynsim._core.io import jsonable, write_outputs
 
-    record = {"command": command, "argv": _ARGV, "parameters": parameters, "summary": summary,
+    record = {"command": command, "argv": _ARGV, "parameters": parameters, "options_in_force": _options_in_force(),
+              "input_files": _input_files(_ARGV), "source": _source(), "summary": summary,
+              "arrays": {k: {"shape": list(np.shape(v)), "dtype": str(np.asarray(v).dtype)} for k, v in arrays.items()},
               "runtime_s": round(time.perf_counter() - start, 3)}
     paths = write_outputs(out, stem, figure=figure, arrays=arrays, record=record, fmt=fmt.value)
     for msg in messages:
@@ -1054,6 +1058,38 @@ def figures_cmd(
         from dynsim._core.io import jsonable
 
         print(json.dumps(jsonable(manifest), indent=2))
+
+
+def _options_in_force() -> dict:
+    """Every option of the running command with the value in force, defaults included."""
+    try:
+        from typer._click.globals import get_current_context
+
+        ctx = get_current_context(silent=True)
+        return {} if ctx is None else {k: (v.value if isinstance(v, Enum) else v) for k, v in ctx.params.items()}
+    except Exception:  # noqa: BLE001 - a typer without this internal: the argv and parameters still record the run
+        return {}
+
+
+def _input_files(argv: list[str]) -> dict:
+    """SHA-256 of every file named on the command line (``--cov``, ``--pairs``, ``--model FILE.py:NAME``...)."""
+    import hashlib
+
+    out = {}
+    for a in argv:
+        for cand in {a, a.split(":")[0], a.partition("=")[2].split(":")[0]}:
+            path = Path(cand)
+            if cand and path.is_file():
+                out[cand] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def _source() -> dict:
+    """The source version: dynsim's version and the hash of its package source (the export cache's key)."""
+    import dynsim
+    from dynsim._core.aot import _source_hash
+
+    return {"dynsim": dynsim.__version__, "source_sha256": _source_hash()}
 
 
 def _check_finite_floats(command, argv: list[str]) -> None:

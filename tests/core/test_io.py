@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from dynsim._core import io  # noqa: E402
 from dynsim._core.errors import DynsimInputError  # noqa: E402
@@ -192,8 +193,14 @@ def test_check_out_dir_refuses(tmp_path, case):
     assert _snapshot(tmp_path) == before  # nothing left behind
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a mode-0555 directory")
 def test_check_out_dir_refuses_a_read_only_directory(tmp_path):
+    """A mode-0555 directory; as root (who may write there) the read-only /sys instead."""
+    if os.geteuid() == 0:
+        for out in (Path("/sys"), Path("/sys/dynsim-new/deeper")):
+            with pytest.raises(DynsimInputError, match="cannot write"):
+                io.check_out_dir(out, ["job"])
+        assert not Path("/sys/dynsim-new").exists()
+        return
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o555)
