@@ -40,3 +40,16 @@ def test_rerun_refuses_a_file_that_is_not_a_record(tmp_path, capsys):
     bad.write_text("[1, 2]")
     assert cli.main(["rerun", str(bad)]) == 2
     assert capsys.readouterr().err.strip().startswith("dynsim: error: --record:")
+
+
+def test_same_seed_same_numbers_for_simulate_and_stepwise(tmp_path, monkeypatch, capsys):
+    """Each command run twice with one seed: the arrays are bitwise equal (via rerun), and the record
+    holds the weights at the start and the end."""
+    monkeypatch.chdir(tmp_path)
+    for argv, stem in ((["simulate", "byol", "--n1", "4", "--t1", "20", "--seed", "3"], "simulate_byol"),
+                       (["stepwise", "--m", "4", "--d", "2", "--seed", "5"], "stepwise")):
+        assert cli.main([*argv, "--out", "a"]) == 0
+        assert cli.main(["rerun", f"a/{stem}.json", "--out", "b"]) == 0
+        assert "bitwise equal" in capsys.readouterr().err
+    z = np.load("a/simulate_byol.npz")
+    assert z["W0_W"].shape == (4, 4) and z["W_W"].shape == (4, 4) and z["state_final"].shape == (48,)

@@ -123,7 +123,21 @@ class Simulation:
         return out
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v) for k, v in self.series.items()}
+        """The series, and the weights at the start and at the end (``W0_NAME``, ``W_NAME`` for each of
+        the system's matrices, e.g. ``W``, ``W_p``, ``W_a``; ``state0``/``state_final`` flattened), the
+        data covariances, so that a run can be continued from its record."""
+        out = {k: np.asarray(v) for k, v in self.series.items()}
+        ys = np.asarray(self.solution.ys)
+        out["state0"], out["state_final"] = ys[0], np.asarray(self.solution.y_final)
+        unpack = getattr(self.system, "unpack", None)
+        if unpack is not None:
+            for prefix, y in (("W0_", ys[0]), ("W_", out["state_final"])):
+                for name, m in unpack(y).items():
+                    out[prefix + name] = np.asarray(m)
+        for name in ("X", "X_aug"):
+            if hasattr(self.system, name):
+                out["cov_" + name] = np.asarray(getattr(self.system, name))
+        return out
 
 
 # ----------------------------------------------------------------------------- building models
