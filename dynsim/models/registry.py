@@ -67,3 +67,24 @@ for _name, _text in (("byol", "linear BYOL, Lemma 1 (EMA target)"), ("simsiam", 
                      ("symmetrized", "the symmetrized (W_p, F) system"), ("directpred", "DirectPred (W_p from F)"),
                      ("directcopy", "DirectCopy"), ("directset", "DirectSet(alpha)")):
     register(_name, _matrix(_name), "byol", _text + " as a matrix ODE on the flattened weights")
+
+
+def _barlow():
+    import numpy as np
+
+    from dynsim.models.barlow.system import BarlowTwins, default_spectrum
+
+    return BarlowTwins(d=2, m=4, Gamma=np.diag(default_spectrum(4)))
+
+
+def _contrastive(model: str):
+    def make():
+        from dynsim.models.infonce.collapse import build_contrastive
+
+        return build_contrastive(model, dim=4, samples=64)[0]
+    return make
+
+
+register("barlow", _barlow, "barlow", "linear Barlow Twins dW/dt = -4 (W Gamma W^T - I) W Gamma [S23], d = 2, m = 4")
+register("infonce", _contrastive("infonce"), "infonce", "the InfoNCE gradient flow of one linear layer on 64 fixed pairs [J22]")
+register("infonce-2layer", _contrastive("infonce-2layer"), "infonce", "InfoNCE, two linear layers [J22]")

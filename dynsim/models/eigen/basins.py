@@ -548,3 +548,18 @@ def certified_lanes_2d(system: EigenDynamics2D, y0: np.ndarray):
     lanes = _lane_system(system, tr, y0[:, 1] - y0[:, 0] ** 2 / alpha).broadcast_to((y0.shape[0],))
     points = [[0.0, 0.0]] + ([[tr.p_plus, tr.p_plus ** 2 / alpha]] if np.isfinite(tr.p_plus) else [])
     return lanes, np.asarray(points), ("collapsed", "non-trivial")[: len(points)]
+
+
+def certified_lanes_3d(system: EigenDynamics3D, y0: np.ndarray):
+    """The hook :meth:`EigenDynamics3D.certified_lanes`: the box traps in ``(p, tau)`` (module
+    docstring), labelled 0 (collapsed, ``(0, 0, beta/(beta - eta))``) and 1 (non-trivial). ``None`` where
+    they do not apply (``beta <= eta``: no collapsed point; ``eta = 0``; batched parameters)."""
+    b, e = float(system.beta), float(system.eta)
+    if system.batch_shape() or not e > 0 or not b > e:
+        return None
+    alpha = float(system.alpha_p)
+    tr = traps(e, float(system.sigma), 1.0, alpha)
+    y0 = np.asarray(y0, float)
+    lanes = _lane_system(system, tr, y0[:, 1] - y0[:, 0] ** 2 / alpha).broadcast_to((y0.shape[0],))
+    points = [[0.0, 0.0, b / (b - e)]] + ([[tr.p_plus, tr.p_plus ** 2 / alpha, 1.0]] if np.isfinite(tr.p_plus) else [])
+    return lanes, np.asarray(points), ("collapsed", "non-trivial")[: len(points)]

@@ -226,6 +226,12 @@ class EigenDynamics3D(_EigenBase):
         pts = [[0.0, 0.0, b / (b - e)]] if b > e else []
         return np.array(pts + [[p, p * p / a, 1.0] for p in self._nontrivial_p()]).reshape(-1, 3)
 
+    def certified_lanes(self, y0):
+        """Proven box traps in ``(p, tau)`` (see :mod:`dynsim.models.eigen.basins`)."""
+        from dynsim.models.eigen.basins import certified_lanes_3d
+
+        return certified_lanes_3d(self, y0)
+
     def invariant(self, y: Float[Array, "... 3"]) -> Float[Array, "..."]:
         """``c = s - p^2 / alpha_p``, which decays as ``e^{-2 eta t}`` whatever ``tau(t)`` does."""
         return y[..., 1] - y[..., 0] ** 2 / self.alpha_p
