@@ -43,7 +43,7 @@ def test_basin_size_shrinks_with_alpha_p_and_matches_label_points():
     (["sweep", "nope", "--over", "eta=0:1:3"], "unknown sweep"),
     (["basin-map", "--p-min", "1", "--p-max", "1"], "--p-min"),
     (["basin-map", "--s-min", "0"], "log s axis"),
-    (["basin-map", "--grid", "5000"], "over the limit"),
+    (["basin-map", "--grid", "5000"], "less than or equal to 4096"),
 ])
 def test_bad_sweeps_and_maps_exit_2(tmp_path, capsys, args, needle):
     rc = cli.main([*args, "--out", str(tmp_path / "never")])

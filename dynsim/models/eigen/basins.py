@@ -35,7 +35,8 @@ from jaxtyping import Array, Float
 from dynsim.tools.fixed_points import FixedPoints, find_fixed_points, jacobian
 from dynsim.models.eigen.system import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, nontrivial_roots
 from dynsim._core.errors import DynsimInputError
-from dynsim._core.parallel import device_count, lane_map
+from dynsim._core.parallel import device_count
+from dynsim.tools.basins import integrate_lanes
 from dynsim._core.solve import Solution, Status, check_solver_options, solve
 from dynsim._core.system import AbstractSystem, check_param, param
 
@@ -131,14 +132,6 @@ class _Lane3D(EigenDynamics3D):
             ok, g_max = self._box_is_trap(pL, pU, tL, tH, c)
             collapsed |= ok & (g_max < self.eta)  # d log s/dt < 0 in the box: s -> 0, then p -> 0
         return jnp.where(nontrivial, NONTRIVIAL, jnp.where(collapsed, COLLAPSED, NOT_SETTLED))
-
-
-def _stop(t, y, lane):
-    return lane.certify(t, y) != NOT_SETTLED
-
-
-def _solve_lanes(lane, y0, ts, rtol, atol, max_steps):
-    return solve(lane, y0, ts, rtol=rtol, atol=atol, max_steps=max_steps, stop_when=_stop, log_positive=True)
 
 
 def _closed_form_eta0(p, s, alpha_p, tau, sigma):
@@ -322,45 +315,6 @@ def _lane_system(system, traps_: Traps, c0: np.ndarray):
         b, e = float(system.beta), float(system.eta)
         return _Lane3D(beta=system.beta, tau_star=b / (b - e) if b > e else math.inf, **common)
     return _Lane2D(tau=system.tau, q_up=traps_.q_up, q_down=traps_.q_down, **common)
-
-
-def integrate_lanes(lanes: AbstractSystem, y0: np.ndarray, t1: float, *, rtol: float, atol: float, max_steps: int,
-                    chunk: int = DEFAULT_CHUNK, progress: Callable[[str], None] | None = None):
-    """Integrate the batched lane system from ``y0`` until each lane's trap is proven or ``t1``;
-    in chunks of ``chunk`` lanes (padded so that every chunk has one shape: one compilation),
-    each chunk split over all devices. Returns per-lane labels, settle times and steps."""
-    n = y0.shape[0]
-    labels = np.full(n, NOT_SETTLED, np.int8)
-    t_settle = np.full(n, np.nan)
-    steps = np.zeros(n, np.int64)
-    failures: dict[str, int] = {}
-    if n == 0:
-        return labels, t_settle, steps, failures
-    size = min(chunk, max(1024, 1 << (n - 1).bit_length()))
-    size += -size % device_count()
-    ts = jnp.asarray([0.0, t1])
-    n_chunks = -(-n // size)
-    for i, start in enumerate(range(0, n, size)):
-        idx = np.arange(start, min(start + size, n))
-        take = np.concatenate([idx, np.full(size - idx.size, idx[0])])
-        part = jax.tree_util.tree_map(lambda x: x[take], lanes)
-        sol: Solution = lane_map(_solve_lanes, (part, jnp.asarray(y0[take])),
-                                 shared=(ts, jnp.asarray(rtol), jnp.asarray(atol)), static=(max_steps,))
-        status = np.asarray(sol.status)[: idx.size]
-        t_fin = np.asarray(sol.t_final)[: idx.size]
-        y_fin = np.asarray(sol.y_final)[: idx.size]
-        lab = np.asarray(jax.vmap(lambda ln, t, y: ln.certify(t, y))(
-            jax.tree_util.tree_map(lambda x: x[: idx.size], part), jnp.asarray(t_fin), jnp.asarray(y_fin)))
-        ok = (status == Status.SUCCESS) | (status == Status.STOPPED)
-        labels[idx] = np.where(ok, np.where(status == Status.STOPPED, lab, NOT_SETTLED), FAILED)
-        for code in status[~ok]:
-            failures[Status(int(code)).label] = failures.get(Status(int(code)).label, 0) + 1
-        t_settle[idx] = np.where(labels[idx] >= 0, t_fin, np.nan)
-        steps[idx] = np.asarray(sol.num_steps)[: idx.size]
-        if progress is not None and (n_chunks > 1 or i == 0):
-            progress(f"chunk {i + 1}/{n_chunks}: {idx[-1] + 1:,}/{n:,} lanes integrated, "
-                     f"{int(np.sum(labels[: idx[-1] + 1] < 0))} not settled or failed so far")
-    return labels, t_settle, steps, failures
 
 
 def basin_map(
