@@ -921,14 +921,9 @@ def continuation_cmd(
     from dynsim.tools.continuation import continuation, plot_continuation
 
     start_t = time.perf_counter()
-    name, sep, spec = over.partition("=")
-    bits = spec.split(":")
-    if not sep or len(bits) not in (2, 3) or (len(bits) == 3 and bits[2] not in ("log", "linear")):
-        raise dynsim.DynsimInputError("over", f"expected NAME=LO:HI[:log], got {over!r}")
-    try:
-        lo, hi = float(bits[0]), float(bits[1])
-    except ValueError:
-        raise dynsim.DynsimInputError("over", f"expected numbers in NAME=LO:HI[:log], got {over!r}") from None
+    from dynsim.tools.plane import parse_spec
+
+    name, lo, hi, _, log = parse_spec(over, with_num=False)
     m = _model(model, param, {})
     if coord >= m.dim:
         raise dynsim.DynsimInputError("coord", f"the model has {m.dim} state components (0..{m.dim - 1})")
@@ -939,15 +934,14 @@ def continuation_cmd(
         except ValueError:
             raise dynsim.DynsimInputError("start", f"expected comma-separated numbers, got {start!r}") from None
     try:
-        res = continuation(m, name.strip().replace("-", "_"), lo, hi, start=y0, at=at,
-                           log=len(bits) == 3 and bits[2] == "log", max_points=max_points)
+        res = continuation(m, name, lo, hi, start=y0, at=at, log=log, max_points=max_points)
     except dynsim.DynsimInputError as e:  # the range and the parameter come from --over
         if e.name in ("lo", "hi", "param", "log"):
             raise dynsim.DynsimInputError("over", str(e).removeprefix("param: ")) from None
         raise
     summary = res.summary()
     messages = [f"{len(res.branches)} branch(es); special points: " + (", ".join(
-        f"{s.kind} at {name.strip()} = {s.mu:.10g}" for s in res.special) or "none")]
+        f"{s.kind} at {name} = {s.mu:.10g}" for s in res.special) or "none")]
     parameters = {"model_spec": model, **_model_record(m), "over": over, "at": at, "start": start, "coord": coord,
                   "max_points": max_points}
     _finish("continuation", "continuation", out=out, fmt=fmt, figure=plot_continuation(res, coord=coord),

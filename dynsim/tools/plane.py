@@ -206,3 +206,21 @@ def make_plane(model: AbstractSystem, *, window=None, axes: tuple[int, int] | No
     for a in ax:
         a.check("window")
     return Plane(axes, ax[0], ax[1], tuple(float(v) for v in at))
+
+
+def parse_spec(text: str, *, with_num: bool = True, option: str = "over") -> tuple[str, float, float, int | None, bool]:
+    """``NAME=LO:HI:N[:log]`` (or ``NAME=LO:HI[:log]`` with ``with_num=False``) -> ``(name, lo, hi,
+    num, log)``; malformed text is a :class:`DynsimInputError` naming ``option``."""
+    form = "NAME=LO:HI:N[:log]" if with_num else "NAME=LO:HI[:log]"
+    name, sep, spec = text.partition("=")
+    parts = spec.split(":")
+    n = 3 if with_num else 2
+    if not sep or not name.strip() or len(parts) not in (n, n + 1) or (
+            len(parts) == n + 1 and parts[n] not in ("log", "linear")):
+        raise DynsimInputError(option, f"expected {form}, got {text!r}")
+    try:
+        lo, hi = float(parts[0]), float(parts[1])
+        num = int(parts[2]) if with_num else None
+    except ValueError:
+        raise DynsimInputError(option, f"expected numbers in {form}, got {text!r}") from None
+    return name.strip().replace("-", "_"), lo, hi, num, len(parts) == n + 1 and parts[n] == "log"

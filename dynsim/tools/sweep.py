@@ -15,7 +15,7 @@ import numpy as np
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.loading import with_params
 from dynsim._core.system import AbstractSystem
-from dynsim.tools.plane import Axis, Plane, make_plane
+from dynsim.tools.plane import Axis, Plane, make_plane, parse_spec
 
 QUANTITIES = ("fixed-points", "basin-fractions")
 MAX_POINTS = 4096
@@ -23,17 +23,10 @@ MAX_POINTS = 4096
 
 def parse_range(text: str) -> Axis:
     """``NAME=LO:HI:N`` or ``NAME=LO:HI:N:log``."""
-    name, sep, spec = text.partition("=")
-    parts = spec.split(":")
-    if not sep or len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("log", "linear")):
-        raise DynsimInputError("over", f"expected NAME=LO:HI:N[:log], got {text!r}")
-    try:
-        lo, hi, num = float(parts[0]), float(parts[1]), int(parts[2])
-    except ValueError:
-        raise DynsimInputError("over", f"expected numbers in NAME=LO:HI:N[:log], got {text!r}") from None
+    name, lo, hi, num, log = parse_spec(text)
     if not 2 <= num <= MAX_POINTS:
         raise DynsimInputError("over", f"N must be in [2, {MAX_POINTS}] (got {num})")
-    axis = Axis(name.strip().replace("-", "_"), lo, hi, num, len(parts) == 4 and parts[3] == "log")
+    axis = Axis(name, lo, hi, num, log)
     axis.check("over")
     return axis
 

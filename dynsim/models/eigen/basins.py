@@ -37,6 +37,7 @@ from dynsim.models.eigen.system import EigenDynamics1D, EigenDynamics2D, EigenDy
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.parallel import device_count
 from dynsim.tools.basins import integrate_lanes
+from dynsim.tools.plane import Axis  # noqa: F401  (re-exported: the eigen maps' axes)
 from dynsim._core.solve import Solution, Status, check_solver_options, solve
 from dynsim._core.system import AbstractSystem, check_param, param
 
@@ -193,31 +194,6 @@ def traps(eta: float, sigma: float, tau: float, alpha_p: float) -> Traps:
 
 # --------------------------------------------------------------------------------------------
 # The basin map
-
-
-@dataclasses.dataclass(frozen=True)
-class Axis:
-    """Initial values along one axis of the map: ``num`` points on ``[lo, hi]``, linear or log."""
-
-    name: str
-    lo: float
-    hi: float
-    num: int
-    log: bool = False
-
-    def check(self) -> None:
-        check_param(f"{self.name}_min", self.lo)
-        check_param(f"{self.name}_max", self.hi)
-        if not self.lo < self.hi:
-            raise DynsimInputError(f"{self.name}_min", f"the {self.name} range is empty or inverted: "
-                                                       f"{self.name}_min={self.lo:g} >= {self.name}_max={self.hi:g}")
-        if self.log and self.lo <= 0:
-            raise DynsimInputError(f"{self.name}_min", f"a log {self.name} axis needs {self.name}_min > 0 (got {self.lo:g})")
-        if not isinstance(self.num, (int, np.integer)) or self.num < 2:
-            raise DynsimInputError("grid", f"the grid needs at least 2 points per axis (got {self.num!r})")
-
-    def values(self) -> np.ndarray:
-        return np.geomspace(self.lo, self.hi, self.num) if self.log else np.linspace(self.lo, self.hi, self.num)
 
 
 def default_axes(system, num: int = 512) -> tuple[Axis, Axis]:

@@ -42,16 +42,9 @@ class Range(Axis):
     @classmethod
     def parse(cls, text: str) -> "Range":
         """``NAME=LO:HI:N`` or ``NAME=LO:HI:N:log``."""
-        name, sep, spec = text.partition("=")
-        name = name.strip().replace("-", "_")
-        parts = spec.split(":")
-        if not sep or len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("log", "linear")):
-            raise DynsimInputError("over", f"expected NAME=LO:HI:N[:log], got {text!r}")
-        try:
-            lo, hi, num = float(parts[0]), float(parts[1]), int(parts[2])
-        except ValueError:
-            raise DynsimInputError("over", f"expected numbers in NAME=LO:HI:N[:log], got {text!r}") from None
-        return cls(name, lo, hi, num, len(parts) == 4 and parts[3] == "log")
+        from dynsim.tools.plane import parse_spec
+
+        return cls(*parse_spec(text))
 
     def check(self, names: tuple[str, ...] = PARAMETERS) -> None:
         if self.name not in names:
