@@ -365,6 +365,20 @@ class GradientFlow(AbstractSystem):
 
     # -- the batch machinery of AbstractSystem (parameters live in dicts here) ------------
 
+    def __getattr__(self, name: str):
+        """A hyperparameter by name (``flow.eta``), as for every other model: the generic tools
+        (continuation, sweeps, ``--param``) read and set parameters as attributes."""
+        params = self.__dict__.get("params")
+        if params is not None and name in params:
+            return params[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def param_specs(self):  # type: ignore[override]  # an instance's parameters, not the class's fields
+        from dynsim._core.system import ParamSpec
+
+        return tuple(ParamSpec(k, float(np.asarray(v)) if np.ndim(v) == 0 else np.asarray(v), np.ndim(v))
+                     for k, v in self.params.items())
+
     def _param_fields(self):
         nd = dict(self.data_ndim)
         yield from ((k, v, 0) for k, v in self.params.items())

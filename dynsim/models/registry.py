@@ -88,3 +88,15 @@ def _contrastive(model: str):
 register("barlow", _barlow, "barlow", "linear Barlow Twins dW/dt = -4 (W Gamma W^T - I) W Gamma [S23], d = 2, m = 4")
 register("infonce", _contrastive("infonce"), "infonce", "the InfoNCE gradient flow of one linear layer on 64 fixed pairs [J22]")
 register("infonce-2layer", _contrastive("infonce-2layer"), "infonce", "InfoNCE, two linear layers [J22]")
+
+
+def _jepa(objective: str):
+    def make():
+        from dynsim.models.jepa.system import jepa_flow, mae_flow
+
+        return jepa_flow() if objective == "jepa" else mae_flow()
+    return make
+
+
+register("jepa", _jepa("jepa"), "jepa", "JEPA, depth-3 linear encoder + predictor, stop-gradient target, as a loss [L24]")
+register("mae", _jepa("mae"), "jepa", "MAE, depth-3 linear encoder + decoder, as a loss [L24]")
