@@ -71,6 +71,14 @@ def test_serialized_job_equals_traced_job(tmp_path, monkeypatch):
     from dynsim._core import aot as _aot
 
     m = dynsim.EigenDynamics2D(eta=0.01, sigma=0.7, tau=0.9)
+    class NewProcessEachCall(dict):  # each call below stands for a new process (no runner memo)
+        def get(self, key, default=None):
+            return default
+
+        def __setitem__(self, key, value):
+            pass
+
+    monkeypatch.setattr(_aot, "_RUNNERS", NewProcessEachCall())
     monkeypatch.setattr(_aot, "_cache_dir", lambda: None)
     direct = dynsim.phase_portrait(m, n_traj=4)
     monkeypatch.setattr(_aot, "_cache_dir", lambda: tmp_path)

@@ -37,9 +37,21 @@ def _flip_64(path, at=None):
     path.write_bytes(bytes(data))
 
 
+class _NewProcessEachCall(dict):
+    """A runner memo that keeps nothing: every call behaves as the first call of a new process
+    (which is what the on-disk cache is for)."""
+
+    def get(self, key, default=None):
+        return default
+
+    def __setitem__(self, key, value):
+        pass
+
+
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setattr(aot, "_cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(aot, "_RUNNERS", _NewProcessEachCall())
     return tmp_path
 
 
