@@ -28,15 +28,22 @@ def test_registry_entries():
         assert isinstance(fig, Figure) and fig.name == name
         assert name == name.lower() and " " not in name and "_" not in name  # kebab-case
         assert fig.title and "dynsim " in fig.command and callable(fig.make)
+        assert callable(fig.compute) and callable(fig.draw)
         assert set(fig.parameters(quick=True)) >= set(fig.params)
 
 
-def test_make_all_figures_quick(tmp_path):
-    manifest = make_figures(None, tmp_path, quick=True)
+# Every figure is made (quick) and drawn at both sizes by tests/plot/test_figure_baselines.py; here
+# the manifest and the files of make_figures, on two cheap figures.
+CHEAP = ["phase-portrait-eta-1", "infonce-collapse-vs-k"]
+
+
+def test_make_figures_quick(tmp_path):
+    manifest = make_figures(CHEAP, tmp_path, quick=True)
     on_disk = json.loads((tmp_path / "manifest.json").read_text())
     assert on_disk == manifest
     records = manifest["figures"]
-    assert [r["name"] for r in records] == list(FIGURES)
+    assert [r["name"] for r in records] == CHEAP
+    assert manifest["size"] == "page"
     for r in records:
         fig = FIGURES[r["name"]]
         assert (r["title"], r["command"]) == (fig.title, fig.command)
@@ -48,6 +55,24 @@ def test_make_all_figures_quick(tmp_path):
         assert r["runtime_s"] >= 0
         assert _numbers(r["summary"]) >= 1, r["name"]
     assert manifest["versions"]["dynsim"] and "jax" in manifest["versions"]
+
+
+def test_make_figures_same_bytes_and_column(tmp_path):
+    """The same run writes the same PNG, PDF and SVG bytes; --size column makes 3.4 in figures."""
+    fmts = ("png", "pdf", "svg")
+    make_figures(CHEAP[:1], tmp_path / "a", formats=fmts, quick=True)
+    make_figures(CHEAP[:1], tmp_path / "b", formats=fmts, quick=True)
+    for fmt in fmts:
+        name = f"{CHEAP[0]}.{fmt}"
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), fmt
+    m = make_figures(CHEAP[:1], tmp_path / "c", formats=("png",), quick=True, size="column")
+    assert m["size"] == "column"
+    from matplotlib.image import imread
+
+    width_px = imread(tmp_path / "c" / f"{CHEAP[0]}.png").shape[1]
+    assert abs(width_px - 3.4 * 200) <= 2  # 3.4 in at the files' 200 dpi
+    with pytest.raises(dynsim.DynsimInputError, match="size"):
+        make_figures(CHEAP[:1], tmp_path / "d", quick=True, size="poster")
 
 
 def test_unknown_figure(tmp_path):

@@ -1,10 +1,12 @@
 """Every paper figure dynsim can draw, as a registry: ``FIGURES`` and :func:`make_figures`.
 
 Each :class:`Figure` names the one ``dynsim`` command that makes the same figure (or, where no single
-command draws it, the commands whose runs it combines), its parameters, and a ``make(quick)``
-callable built only from the public API. ``quick=True`` shrinks the work (small grids, few seeds,
-short runs) so that all figures together take about a minute on two CPU cores; ``quick=False``
-gives the paper-quality defaults (the CLI's own defaults where a command exists).
+command draws it, the commands whose runs it combines), its parameters, and a ``make(quick, size)``
+callable built only from the public API: ``draw(compute(quick), size)``, so that one run can be drawn
+at both paper sizes (``size="page"``, 7 in, or ``"column"``, 3.4 in). ``quick=True`` shrinks the work
+(small grids, few seeds, short runs) so that all figures together take a few minutes on two CPU cores;
+``quick=False`` gives the paper-quality defaults (the CLI's own defaults where a command exists).
+Files are written with :func:`dynsim.plot.style.savefig`: the same run gives the same bytes.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class Figure:
-    """One registered figure: ``make(quick)`` returns ``(matplotlib Figure, summary dict)``."""
+    """One registered figure: ``make(quick, size)`` returns ``(matplotlib Figure, summary dict)``;
+    it is ``draw(compute(quick), size)``, so that one computation can be drawn at both sizes."""
 
     name: str
     title: str
     command: str
     params: dict
-    make: Callable[[bool], tuple]
+    make: Callable[..., tuple]
     quick_params: dict = dataclasses.field(default_factory=dict)
+    compute: Callable[[bool], object] | None = None
+    draw: Callable[..., tuple] | None = None
 
     def parameters(self, quick: bool = False) -> dict:
         """The parameters ``make(quick)`` uses: ``params``, with ``quick_params`` over them if quick."""
@@ -36,121 +41,165 @@ class Figure:
 
 
 # ----------------------------------------------------------------------------- builders
+# Each builder is a pair: compute(**parameters) -> data, draw(data, size) -> (figure, summary).
 
 
 def _phase_portrait(*, eta, sigma, tau, alpha_p, n_traj, n_save):
     import dynsim
 
     system = dynsim.EigenDynamics2D(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p)
-    pp = dynsim.phase_portrait(system, n_traj=n_traj, n_save=n_save)
+    return dynsim.phase_portrait(system, n_traj=n_traj, n_save=n_save)
+
+
+def _draw_phase_portrait(pp, size="page"):
+    from dynsim.plot.seed_figures import plot_phase_portrait
+
     s = pp.summary()
     keep = ("regime", "regime_text", "eta_critical", "collapse_threshold_p_minus", "p_plus", "stationary_points",
             "trajectories", "solver")
-    return dynsim.plot_phase_portrait(pp), {k: s[k] for k in keep if k in s} or s
+    return plot_phase_portrait(pp, size=size), {k: s[k] for k in keep if k in s} or s
 
 
 def _simulate(*, model, t1=None, n_save=201, **options):
     import dynsim
 
-    sim = dynsim.simulate(model, t1=t1, n_save=n_save, **options)
-    return dynsim.plot_simulation(sim), sim.summary()
+    return dynsim.simulate(model, t1=t1, n_save=n_save, **options)
+
+
+def _draw_simulation(sim, size="page"):
+    from dynsim.plot.seed_figures import plot_simulation
+
+    return plot_simulation(sim, size=size), sim.summary()
 
 
 def _directset_alpha(*, alphas, eta, sigma, n1, t1, n_save, seed):
     """[W21]'s DirectSet(alpha) on the nuisance model X = I, X' = sigma^2 P_B, one run per alpha."""
-    import matplotlib.pyplot as plt
-
     import dynsim
 
-    from dynsim.plot.seed_figures import PALETTE, style
-
-    runs = [dynsim.simulate("directset", alpha=a, eta=eta, sigma=sigma, n1=n1, t1=t1, n_save=n_save, seed=seed)
+    return [dynsim.simulate("directset", alpha=a, eta=eta, sigma=sigma, n1=n1, t1=t1, n_save=n_save, seed=seed)
             for a in alphas]
-    colours = [PALETTE[c] for c in ("sky", "blue", "orange", "vermillion", "green", "purple")]
-    summary = {"alpha": list(alphas), "norm_W_P_S_final": [], "norm_W_P_B_final": [], "snr_final": [],
+
+
+def _draw_directset_alpha(runs, size="page"):
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from dynsim.plot.seed_figures import _letters
+    from dynsim.plot.style import SERIES, THEORY, WIDTHS, eq, number, style, suptitle
+
+    p0 = runs[0].params
+    colours = SERIES
+    summary = {"alpha": [], "norm_W_P_S_final": [], "norm_W_P_B_final": [], "snr_final": [],
                "predicted_singular_value": [], "max_error_singular_values_on_S": [], "directions_on_S_at_limit": [],
                "directions_on_S": [], "complete": []}
-    with style():
-        fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.3), layout="constrained")
+    with style(size):
+        w = WIDTHS[size]
+        if size == "page":
+            fig, axes = plt.subplots(1, 3, figsize=(w, 2.6), layout="constrained")
+        else:
+            fig, axes = plt.subplots(3, 1, figsize=(w, 5.6), layout="constrained", sharex=True)
         a, b, c = axes
-        for alpha, sim, col in zip(alphas, runs, colours):
+        short = []
+        for sim, col in zip(runs, colours):
+            alpha = float(sim.params["alpha"])
             sr = sim.series
             t = sr["t"]
             ok = np.isfinite(t)
             n_s, n_b = sr["norm_S"], sr["norm_B"]
             sv = sr["sv_S"]
             for j in range(sv.shape[-1]):
-                a.plot(t[ok], sv[ok, j], color=col, lw=1.0)
-            if "limit" in sr:
-                a.axhline(float(sr["limit"]), color=col, ls="--", lw=0.9)
-            last = int(np.flatnonzero(ok)[-1])
+                a.plot(t[ok], sv[ok, j], color=col, lw=0.9)
             lim = float(sr["limit"]) if "limit" in sr else np.nan
-            summary["directions_on_S_at_limit"].append(int(np.sum(np.abs(sv[last] - lim) < 1e-3 * lim)))
-            summary["directions_on_S"].append(int(sv.shape[-1]))
+            if np.isfinite(lim):
+                a.axhline(lim, color=col, ls="--", lw=0.8)
+            last = int(np.flatnonzero(ok)[-1])
+            at = int(np.sum(np.abs(sv[last] - lim) < 1e-3 * lim))
+            if at < sv.shape[-1]:
+                short.append(rf"$\alpha = {number(alpha, math=True)}$: {at} of {sv.shape[-1]}")
             b.plot(t[ok], np.where(n_b[ok] > 0, n_b[ok], np.nan), color=col)
             snr = np.where(n_b > 0, n_s / np.where(n_b > 0, n_b, 1.0), np.nan)
-            c.plot(t[ok], snr[ok], color=col, label=fr"$\alpha = {alpha:g}$")
+            c.plot(t[ok], snr[ok], color=col, label=rf"$\alpha = {number(alpha, math=True)}$"
+                   + (f" ({at} of {sv.shape[-1]} at $c$)" if np.isfinite(lim) else ""))
             s = sim.summary()
             nu = s.get("nuisance", {})
+            summary["alpha"].append(alpha)
+            summary["directions_on_S_at_limit"].append(at)
+            summary["directions_on_S"].append(int(sv.shape[-1]))
             summary["norm_W_P_S_final"].append(nu.get("norm_W_P_S"))
             summary["norm_W_P_B_final"].append(nu.get("norm_W_P_B"))
             summary["snr_final"].append(nu.get("snr"))
             summary["predicted_singular_value"].append(nu.get("predicted_singular_value"))
             summary["max_error_singular_values_on_S"].append(nu.get("max_error_singular_values_on_S"))
             summary["complete"].append(s.get("complete"))
-        a.set(xlabel="$t$", ylabel=r"singular values of $W P_S$", title="(a) invariant subspace $S$")
-        c.plot([], [], color="0.3", ls="--", lw=0.9, label=r"(a) dashed: [W21]'s limit")
-        c.legend(frameon=False, loc="upper left")
-        b.set(xlabel="$t$", ylabel=r"$\|W P_B\|_F$", yscale="log", title="(b) nuisance subspace $B$")
-        c.set(xlabel="$t$", ylabel=r"$\|W P_S\|_F \,/\, \|W P_B\|_F$", yscale="log", title="(c) signal-to-noise ratio")
-        fig.suptitle(fr"DirectSet($\alpha$), $X = I$, $X' = \sigma^2 P_B$: $\eta = {eta:g}$, $\sigma = {sigma:g}$, "
-                     fr"$n_1 = {n1}$")
+        a.set_ylabel(r"$\sigma_j(W P_S)$")
+        a.set_ylim(bottom=0)
+        b.set_ylabel(r"$\|W P_B\|_F$")
+        b.set_yscale("log")
+        c.set_ylabel(r"$\|W P_S\|_F / \|W P_B\|_F$")
+        c.set_yscale("log")
+        limit_key = Line2D([], [], **THEORY, label="[W21]'s limit $c$ in (a)")
+        c.legend(handles=c.get_legend_handles_labels()[0] + [limit_key], loc="upper left")
+        for ax in axes:
+            if size == "page" or ax is c:
+                ax.set_xlabel("$t$")
+        _letters(axes, [r"invariant subspace $S$" + (" (not all at $c$)" if short else ""), r"nuisance subspace $B$",
+                        "signal-to-noise ratio"], size)
+        suptitle(fig, [r"DirectSet($\alpha$), $W_p = F^\alpha$ [W21]:", r"$X = I$, $X' = \sigma^2 P_B$",
+                       rf"$n_1 = {p0['n1']}$", eq("eta", p0["eta"]), eq("sigma", p0["sigma"]),
+                       rf"$t_1 = {number(float(p0['t1']), math=True)}$", f"seed {p0['seed']}"], size)
     return fig, summary
-
-
-def _stepwise(**options):
-    import dynsim
-
-    run = dynsim.stepwise(**options)
-    return dynsim.plot_stepwise(run), run.summary()
 
 
 def _collapse_vs_k(*, k, dim, dim_aug, samples, t1, seed):
     """Fig. 3 of [J22]: the singular values of the trained layer against the augmentation strength k."""
-    import matplotlib.pyplot as plt
-
     import dynsim
 
-    from dynsim.plot.seed_figures import PALETTE, style
+    return dynsim.collapse_sweep(k, dim=dim, dim_aug=dim_aug, samples=samples, t1=t1, seed=seed)
 
-    sw = dynsim.collapse_sweep(k, dim=dim, dim_aug=dim_aug, samples=samples, t1=t1, seed=seed)
+
+def _draw_collapse_vs_k(sw, size="page"):
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from dynsim.plot.seed_figures import _letters
+    from dynsim.plot.style import COLLAPSED, SEQUENCE, TOLERANCE, WIDTHS, number, style, suptitle
+
+    p = sw.params
+    dim, dim_aug, t1 = p["dim"], p["dim_aug"], p["t1"]
     sv = np.asarray(sw.singular_values)
     rel = sv / sv[:, :1]
     floor = 1e-3  # the collapse threshold of collapse_sweep: below 1e-3 of the largest
     idx = np.arange(1, sv.shape[1] + 1)
-    cmap = plt.get_cmap("viridis")
-    colours = cmap(np.linspace(0.0, 0.85, len(sw.k)))
-    with style():
-        fig, (a, b) = plt.subplots(1, 2, figsize=(9.0, 3.4), layout="constrained", width_ratios=(1.35, 1))
+    colours = plt.get_cmap(SEQUENCE)(np.linspace(0.0, 0.8, len(sw.k)))
+    neg = np.sum(np.asarray(sw.X_eig) < -1e-6 * np.max(np.abs(sw.X_eig), axis=1, keepdims=True), 1)
+    with style(size):
+        w = WIDTHS[size]
+        if size == "page":
+            fig, (a, b) = plt.subplots(1, 2, figsize=(w, 2.8), layout="constrained", width_ratios=(1.35, 1))
+        else:
+            fig, (a, b) = plt.subplots(2, 1, figsize=(w, 4.6), layout="constrained")
         for kk, r, col in zip(sw.k, rel, colours):
-            a.plot(idx, np.maximum(r, 1e-17), "o-", ms=3, lw=1.0, color=col, label=f"$k = {kk:g}$")
-        a.axhline(floor, color=PALETTE["vermillion"], ls=":", lw=1.0)
-        a.text(idx[0], floor * 1.6, "collapsed below", color=PALETTE["vermillion"], fontsize=8, va="bottom")
+            a.plot(idx, np.where(r > 0, r, np.nan), "o-", ms=2.5, lw=0.9, color=col, label=f"$k = {number(kk)}$")
+        a.axhline(floor, **TOLERANCE)
         a.set(yscale="log", xlabel="singular value index $j$", ylabel=r"$\sigma_j(W) / \sigma_1(W)$ at $t_1$",
-              title=f"(a) embedding spectrum, $t_1 = {t1:g}$", xticks=idx[::2] if idx.size > 10 else idx)
-        a.legend(frameon=False, loc="lower left", ncol=2)
+              xticks=idx[::2] if idx.size > 10 else idx)
+        floor_key = Line2D([], [], **TOLERANCE, label=rf"collapsed below ${number(floor, math=True)}$")
+        a.legend(handles=a.get_legend_handles_labels()[0] + [floor_key], loc="lower left", ncols=2)
         x = np.arange(len(sw.k))
-        neg = np.sum(np.asarray(sw.X_eig) < 0, 1)
-        w = 0.38
-        b.bar(x - w / 2, sw.collapsed_dims, w, color=PALETTE["vermillion"], label="collapsed singular values")
-        b.bar(x + w / 2, neg, w, color=PALETTE["blue"], label="negative eigenvalues of $X$")
-        b.axhline(dim_aug, color="0.3", ls="--", lw=0.9)
-        b.text(x[0] - w, dim_aug + 0.15, f"augmented dims ({dim_aug})", fontsize=8, va="bottom", color="0.3")
-        b.set(xticks=x, xticklabels=[f"{v:g}" for v in sw.k], xlabel="augmentation strength $k$", ylabel="count",
-              ylim=(0, dim_aug * 1.45), title="(b) collapse against $k$")
-        b.legend(frameon=False, loc="upper left", bbox_to_anchor=(0.0, 0.93))
-        fig.suptitle(f"InfoNCE, one linear {dim}×{dim} layer: data covariance $I$, augmentation "
-                     f"block-diag$(0, kI_{{{dim_aug}}})$, $n = {samples}$ pairs [J22, Fig. 3]")
+        wd = 0.38
+        b.bar(x - wd / 2, sw.collapsed_dims, wd, color=COLLAPSED, label="collapsed singular values")
+        b.bar(x + wd / 2, neg, wd, color="0.45", label="negative eigenvalues of $X$")
+        b.axhline(dim_aug, color="black", ls="--", lw=0.8, label=rf"augmented dims ($\dim B = {dim_aug}$)")
+        b.set(xticks=x, xticklabels=[number(v) for v in sw.k], xlabel="augmentation strength $k$", ylabel="count",
+              ylim=(0, dim_aug * 1.5))
+        b.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        b.legend(loc="upper left")
+        _letters([a, b], [rf"embedding spectrum at $t_1 = {number(t1, math=True)}$", "collapse against $k$"], size)
+        suptitle(fig, [f"InfoNCE, one linear {dim}" + r"$\times$" + f"{dim} layer [J22, Fig. 3]:",
+                       "data covariance $I$", rf"augmentation $\mathrm{{diag}}(0, kI_{{{dim_aug}}})$",
+                       f"$n = {p['samples']}$ pairs", f"{p['kernel']} kernel",
+                       f"temperature {number(p['temperature'])}", f"seed {p['seed']}"], size)
     summary = {**sw.summary(), "X_negative_eigenvalues": neg, "min_relative_singular_value": rel[:, -1]}
     return fig, summary
 
@@ -158,30 +207,70 @@ def _collapse_vs_k(*, k, dim, dim_aug, samples, t1, seed):
 def _collapse(*, model, **options):
     import dynsim
 
-    run = dynsim.simulate_collapse(model, **options)
-    return dynsim.plot_collapse(run), run.summary()
+    return dynsim.simulate_collapse(model, **options)
+
+
+def _draw_collapse(run, size="page"):
+    from dynsim.plot.seed_figures import plot_collapse
+
+    return plot_collapse(run, size=size), run.summary()
 
 
 def _prediction_head(**options):
     import dynsim
 
-    run = dynsim.simulate_prediction_head(**options)
-    return dynsim.plot_prediction_head(run), run.summary()
+    return dynsim.simulate_prediction_head(**options)
+
+
+def _draw_prediction_head(run, size="page"):
+    import dynsim
+
+    return dynsim.plot_prediction_head(run), run.summary()  # its own figure (one size)
 
 
 def _compare(*, model, lrs, batches, T, seeds, seed=0):
     import dynsim
 
-    c = dynsim.compare(model, lrs=lrs, batches=batches, T=T, seeds=seeds, seed=seed)
-    return dynsim.plot_comparison(c), {**c.summary(), "rates": c.rates()}
+    return dynsim.compare(model, lrs=lrs, batches=batches, T=T, seeds=seeds, seed=seed)
+
+
+def _draw_compare(c, size="page"):
+    from dynsim.plot.seed_figures import plot_comparison
+
+    return plot_comparison(c, size=size), {**c.summary(), "rates": c.rates()}
 
 
 def _basin_map(*, eta, sigma, tau, alpha_p, grid):
     import dynsim
 
     system = dynsim.EigenDynamics2D(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p)
-    bm = dynsim.basin_map(system, num=grid)
-    return dynsim.plot_basin_map(bm), bm.summary()
+    return dynsim.basin_map(system, num=grid)
+
+
+def _draw_basin_map(bm, size="page"):
+    from dynsim.plot.seed_figures import plot_basin_map
+
+    return plot_basin_map(bm, size=size), bm.summary()
+
+
+_DRAW = {_phase_portrait: _draw_phase_portrait, _simulate: _draw_simulation, _directset_alpha: _draw_directset_alpha,
+         _collapse_vs_k: _draw_collapse_vs_k, _collapse: _draw_collapse, _prediction_head: _draw_prediction_head,
+         _compare: _draw_compare, _basin_map: _draw_basin_map}
+
+
+def _stepwise(**options):
+    import dynsim
+
+    return dynsim.stepwise(**options)
+
+
+def _draw_stepwise(run, size="page"):
+    from dynsim.plot.seed_figures import plot_stepwise
+
+    return plot_stepwise(run, size=size), run.summary()
+
+
+_DRAW[_stepwise] = _draw_stepwise
 
 
 # ----------------------------------------------------------------------------- registry
@@ -189,12 +278,20 @@ def _basin_map(*, eta, sigma, tau, alpha_p, grid):
 
 def _figure(name: str, title: str, command: str, builder: Callable, params: dict, quick: dict | None = None) -> Figure:
     quick = dict(quick or {})
+    draw = _DRAW[builder]
 
-    def make(quick_: bool = False):
+    def compute(quick_: bool = False):
         return builder(**({**params, **quick} if quick_ else params))
 
+    def make(quick_: bool = False, size: str = "page"):
+        from dynsim.plot.style import check_size
+
+        check_size(size)
+        return draw(compute(quick_), size)
+
+    compute.__name__ = f"compute_{name.replace('-', '_')}"
     make.__name__ = f"make_{name.replace('-', '_')}"
-    return Figure(name, title, command, dict(params), make, quick)
+    return Figure(name, title, command, dict(params), make, quick, compute, draw)
 
 
 def _registry() -> dict[str, Figure]:
@@ -266,9 +363,10 @@ def _has_number(obj) -> bool:
 
 
 def make_figures(names: Iterable[str] | None, out: str | Path, formats: Iterable[str] = ("pdf", "png"),
-                 quick: bool = False, progress: Callable[[str], None] | None = None) -> dict:
-    """Make the named figures (all of :data:`FIGURES` if ``names`` is None) and save each as
-    ``out/<name>.<format>`` (PNG at 200 dpi); write ``out/manifest.json`` and return it.
+                 quick: bool = False, progress: Callable[[str], None] | None = None, size: str = "page") -> dict:
+    """Make the named figures (all of :data:`FIGURES` if ``names`` is None) at ``size`` ("page",
+    7 in wide, or "column", 3.4 in) and save each as ``out/<name>.<format>`` (PNG at 200 dpi; the
+    same run writes the same bytes); write ``out/manifest.json`` and return it.
 
     The manifest holds, per figure, its name, title, command, parameters, files, runtime and
     summary, with the package versions. Unknown names raise :class:`dynsim.DynsimInputError`
@@ -278,11 +376,13 @@ def make_figures(names: Iterable[str] | None, out: str | Path, formats: Iterable
 
     from dynsim._core.errors import DynsimInputError
     from dynsim._core.io import DPI, FORMATS, jsonable, versions
+    from dynsim.plot.style import check_size, savefig
 
     names = list(FIGURES) if names is None else list(names)
     for n in names:
         if n not in FIGURES:
             raise DynsimInputError("figures", f"unknown figure '{n}'; `dynsim figures --list` lists them")
+    check_size(size)
     formats = tuple(formats)
     for f in formats:
         if f not in FORMATS:
@@ -296,12 +396,12 @@ def make_figures(names: Iterable[str] | None, out: str | Path, formats: Iterable
         if progress:
             progress(f"[{i + 1}/{len(names)}] {n}{' (quick)' if quick else ''}")
         t0 = time.perf_counter()
-        figure, summary = fig_def.make(quick)
+        figure, summary = fig_def.make(quick, size)
         files = []
         try:
             for fmt in formats:
                 path = out / f"{n}.{fmt}"
-                figure.savefig(path, format=fmt, dpi=DPI)
+                savefig(figure, path, format=fmt, dpi=DPI)
                 files.append(path.name)
         finally:
             plt.close(figure)
@@ -309,9 +409,9 @@ def make_figures(names: Iterable[str] | None, out: str | Path, formats: Iterable
         if not _has_number(summary):
             raise RuntimeError(f"figure {n!r}: its summary holds no number")
         records.append({"name": n, "title": fig_def.title, "command": fig_def.command,
-                        "parameters": jsonable(fig_def.parameters(quick)), "quick": quick, "files": files,
+                        "parameters": jsonable(fig_def.parameters(quick)), "quick": quick, "size": size, "files": files,
                         "runtime_s": round(time.perf_counter() - t0, 3), "summary": summary})
-    manifest = {"figures": records, "quick": quick, "formats": list(formats),
+    manifest = {"figures": records, "quick": quick, "size": size, "formats": list(formats),
                 "runtime_s": round(time.perf_counter() - start, 3), "versions": versions()}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
