@@ -5,14 +5,28 @@ traces and lowers the job (about a second for diffrax + optimistix). When the co
 cache is enabled, :func:`call` also stores the lowered computation next to it, keyed by
 everything it depends on (dynsim's source, library versions, input shapes, static
 arguments), and later processes load it instead of tracing.
+
+A job whose inputs hold a model of the user's own (a class defined outside dynsim and the
+libraries, e.g. in ``--model FILE.py:NAME``) is keyed by that code too: the files defining its
+classes and every other loaded module outside the installed libraries (the user's own helpers),
+so editing the model's file never loads a stale export. Where the code cannot be read (a class
+typed into a REPL), or a static argument has no stable identity (a lambda, a closure, anything
+whose ``repr`` is a memory address), nothing is stored: the job is traced, as by ``jax.jit``.
+
+:func:`filter_jit` is a drop-in for ``eqx.filter_jit`` (array leaves traced, the rest static)
+that goes through :func:`call`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import secrets
+import sys
+import sysconfig
+import types
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -37,6 +51,99 @@ def _source_hash() -> str:
     h.update(f"x64={jax.config.jax_enable_x64};eqx={os.environ.get('EQX_ON_ERROR', '')}".encode())
     h.update(jax.default_backend().encode())
     return h.hexdigest()
+
+
+# --- the user's own code in the key ----------------------------------------------------------------
+
+_KNOWN = frozenset({"dynsim", "builtins", "jaxtyping", "numpy", *_LIBS}) | frozenset(sys.stdlib_module_names)
+_PACKAGE = Path(__file__).resolve().parent.parent
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+@cache
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(k)}
+    return tuple(sorted(str(Path(r).resolve()) + os.sep for r in roots))
+
+
+def _is_user(obj) -> bool:
+    """Whether a class or function comes from code outside dynsim, the libraries and the stdlib."""
+    module = getattr(obj, "__module__", None) or ""
+    return module.partition(".")[0] not in _KNOWN
+
+
+def _module_file(module_name: str) -> Path | None:
+    module = sys.modules.get(module_name)
+    f = getattr(module, "__file__", None)
+    return Path(f) if f and str(f).endswith(".py") else None
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        st = path.stat()
+        return _file_digest(str(path), st.st_mtime_ns, st.st_size)
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def _is_local_file(f: str) -> bool:
+    path = Path(f).resolve()
+    return not str(path).startswith(_library_roots()) and not path.is_relative_to(_PACKAGE)
+
+
+def _local_modules() -> list[Path]:
+    """The loaded modules outside the installed libraries, the stdlib and dynsim (the user's own)."""
+    files = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
+    return sorted(Path(f) for f in files if isinstance(f, str) and f.endswith(".py") and _is_local_file(f))
+
+
+def _node_types(treedef, acc: set) -> set:
+    data = treedef.node_data()
+    if data is not None:
+        acc.add(data[0])
+    for child in treedef.children():
+        _node_types(child, acc)
+    return acc
+
+
+def _user_code(treedef, static: tuple) -> str | None:
+    """Key material for the user's own code among the job's inputs (the classes of its PyTree
+    nodes, static functions and values): ``""`` where there is none, ``None`` where there is some
+    that cannot be read (then nothing is stored)."""
+    nodes, values = _node_types(treedef, set()), []
+    for s in static:
+        if isinstance(s, _Static):
+            nodes |= _node_types(s.treedef, set())
+            values += s.leaves
+        else:
+            values.append(s)
+    owners = [c for t in nodes for c in getattr(t, "__mro__", (t,)) if _is_user(c)]
+    for v in values:
+        if isinstance(v, types.FunctionType):
+            owners += [v] if _is_user(v) else []
+        else:
+            owners += [c for c in type(v).__mro__ if _is_user(c)]
+    if not owners:
+        return ""
+    parts = set()
+    for obj in owners:
+        f = _module_file(obj.__module__)
+        d = _digest(f) if f is not None else None
+        if d is None:
+            return None
+        parts.add((obj.__qualname__, d))
+    for path in _local_modules():
+        d = _digest(path)
+        if d is not None:
+            parts.add((str(path), d))
+    return hashlib.sha256(repr(sorted(parts)).encode()).hexdigest()
 
 
 def _cache_dir() -> Path | None:
@@ -122,24 +229,31 @@ def _store(path: Path, exported) -> None:
             pass
 
 
-def call(name: str, fn, args: tuple, out_treedef, static: tuple = ()):
+def call(name: str, fn, args: tuple, out_treedef, static: tuple = (), compiler_options: dict | None = None):
     """``fn(*args)`` under ``jax.jit`` with ``static`` bound, via a stored export if there is one.
 
     ``out_treedef`` is the PyTree structure of ``fn``'s output (given by the caller, so that
     loading needs no tracing). Without a compilation cache directory, or where the
-    computation cannot be exported, this is a plain jitted call. A stored entry that is
-    corrupt (checked against its SHA-256) or fails to deserialize or to run is deleted and
-    rebuilt; an unusable cache directory only means that nothing is stored.
+    computation cannot be exported or has no stable key, this is a plain jitted call; inside
+    another trace (a job calling a job) it is inlined. A stored entry that is corrupt (checked
+    against its SHA-256) or fails to deserialize or to run is deleted and rebuilt; an unusable
+    cache directory only means that nothing is stored. ``compiler_options`` go to XLA (as
+    ``jax.jit``'s); the stored computation does not depend on them.
     """
     leaves, treedef = jax.tree_util.tree_flatten(args)
+    if any(isinstance(x, jax.core.Tracer) for x in leaves):  # inside another job's trace: inline it
+        return fn(*args, *static)
     leaves = [jax.numpy.asarray(x) for x in leaves]
     directory = _cache_dir()
     # In one process a job called again with arrays of the same shapes reuses its compiled
     # function: new parameter values never recompile (warm means warm).
-    memo_key = (name, fn, treedef, static, tuple((x.shape, str(x.dtype)) for x in leaves), directory)
+    options = tuple(sorted((compiler_options or {}).items()))
+    memo_key = (name, fn, treedef, static, tuple((x.shape, str(x.dtype), x.weak_type) for x in leaves), directory,
+                options)
     runner = _RUNNERS.get(memo_key)
     if runner is not None:
         return jax.tree_util.tree_unflatten(out_treedef, runner(*leaves))
+    jit = functools.partial(jax.jit, compiler_options=compiler_options) if compiler_options else jax.jit
 
     def flat(*xs):
         out = fn(*jax.tree_util.tree_unflatten(treedef, xs), *static)
@@ -151,23 +265,86 @@ def call(name: str, fn, args: tuple, out_treedef, static: tuple = ()):
         return jax.tree_util.tree_unflatten(out_treedef, out)
 
     if directory is None:
-        return run(jax.jit(flat))
-    key = hashlib.sha256(repr((_source_hash(), str(treedef), static,
-                               [(x.shape, str(x.dtype)) for x in leaves])).encode()).hexdigest()[:32]
+        return run(jit(flat))
+    material = repr((str(treedef), static, [(x.shape, str(x.dtype), x.weak_type) for x in leaves]))
+    user = _user_code(treedef, static)
+    if user is None or _ADDRESS.search(material):  # no stable identity: never stored
+        return run(jit(flat))
+    key = hashlib.sha256(repr((_source_hash(), user, material)).encode()).hexdigest()[:32]
     path = directory / f"dynsim-{name}-{key}.jaxexport"
     exported, stat = _load(path)
     if exported is not None:
         try:
-            return run(jax.jit(exported.call))
+            return run(jit(exported.call))
         except Exception:  # e.g. "Failed to deserialize StableHLO": rebuild the entry
             _discard(path, stat)
-    specs = [jax.ShapeDtypeStruct(x.shape, x.dtype) for x in leaves]
+    specs = [jax.ShapeDtypeStruct(x.shape, x.dtype, weak_type=x.weak_type) for x in leaves]
     try:
         exported = _export(jax.jit(flat), specs)
     except Exception:  # e.g. host callbacks cannot be exported: just run it
-        return run(jax.jit(flat))
+        return run(jit(flat))
     _store(path, exported)
-    return run(jax.jit(exported.call))
+    return run(jit(exported.call))
 
 
-_RUNNERS: dict = {}  # (job, function, input structure, static, shapes, cache dir) -> compiled runner
+_RUNNERS: dict = {}  # (job, function, inputs' structure, static, shapes, cache dir, options) -> runner
+
+
+# --- a drop-in for eqx.filter_jit --------------------------------------------------------------------
+
+class _Static:
+    """The non-array part of a call's arguments: hashable (by its structure and values, as
+    ``eqx.filter_jit`` hashes them) and with a ``repr`` that names functions by module and
+    qualified name (a lambda or a closure keeps its address: such a call is never stored)."""
+
+    def __init__(self, tree):
+        self.tree = tree
+        self.leaves, self.treedef = jax.tree_util.tree_flatten(tree)
+        self._hash = hash((self.treedef, tuple(self.leaves)))
+
+    def __hash__(self):
+        return self._hash
+
+    def __eq__(self, other):
+        return (isinstance(other, _Static) and self.treedef == other.treedef
+                and len(self.leaves) == len(other.leaves)
+                and all(type(a) is type(b) and a == b for a, b in zip(self.leaves, other.leaves)))
+
+    def __repr__(self):
+        def name(x):
+            if isinstance(x, types.FunctionType) and "<" not in x.__qualname__:
+                return f"<function {x.__module__}.{x.__qualname__}>"
+            return repr(x)
+        return f"Static({self.treedef}, [{', '.join(name(x) for x in self.leaves)}])"
+
+
+def filter_jit(name: str, out, *, compiler_options: dict | None = None):
+    """``eqx.filter_jit`` through :func:`call`: a decorator for a module-level function whose
+    array arguments (JAX or numpy arrays, in any PyTree) are traced and whose other arguments are
+    static (hashable; new values recompile). ``out`` is the PyTree structure of the result, or an
+    example of it (a tree of the same shape, e.g. ``Solution(*(0,) * 7)``); every result leaf
+    must be an array. ``name`` names the job's cache entries; ``compiler_options`` go to XLA."""
+    out_treedef = out if isinstance(out, jax.tree_util.PyTreeDef) else jax.tree_util.tree_structure(out)
+
+    def decorate(fn):
+        def body(dynamic, static):
+            args, kwargs = _combine(dynamic, static.tree)
+            return fn(*args, **kwargs)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            import equinox as eqx
+
+            dynamic, static = eqx.partition((args, kwargs), eqx.is_array)
+            return call(name, body, (dynamic,), out_treedef, static=(_Static(static),),
+                        compiler_options=compiler_options)
+
+        return wrapper
+
+    return decorate
+
+
+def _combine(dynamic, static):
+    import equinox as eqx
+
+    return eqx.combine(dynamic, static)

@@ -85,7 +85,8 @@ def integrate_lanes(lanes: AbstractSystem, y0: np.ndarray, t1: float, *, rtol: f
         take = np.concatenate([idx, np.full(size - idx.size, idx[0])])
         part = jax.tree_util.tree_map(lambda x: x[take], lanes)
         sol: Solution = lane_map(_solve_lanes, (part, jnp.asarray(y0[take])),
-                                 shared=(ts, jnp.asarray(rtol), jnp.asarray(atol)), static=(max_steps, log_positive))
+                                 shared=(ts, jnp.asarray(rtol), jnp.asarray(atol)), static=(max_steps, log_positive),
+                                 out=jax.tree_util.tree_structure(Solution(*(0,) * 7)))  # via the export cache
         status = np.asarray(sol.status)[: idx.size]
         t_fin = np.asarray(sol.t_final)[: idx.size]
         y_fin = np.asarray(sol.y_final)[: idx.size]
