@@ -665,7 +665,7 @@ def simulate_cmd(
                                                         "infonce and directclr, 0.01 for infonce-2layer).")] = None,
     dim_b: Annotated[Optional[int], typer.Option(min=0, max=4096, help="dim B, the augmented (nuisance) subspace: the last dim B "
                                                       "coordinates (--data nuisance); default n₁/2.")] = None,
-    decay: Annotated[float, typer.Option(help="Eigenvalue ratio of X for --data spectrum.")] = 0.7,
+    decay: Annotated[Optional[float], typer.Option(help="Eigenvalue ratio of X for --data spectrum. Default 0.7.")] = None,
     seed: Annotated[int, typer.Option(min=0, max=4294967295, help="Seed of the random initialisation (and of the sampled pairs).")] = 0,
     init_scale: Annotated[Optional[float], typer.Option(help="Scale of the random init: W ~ scale·N(0, 1/fan-in). "
                                                              "Default 1 (0.1 for infonce-2layer).")] = None,
@@ -777,8 +777,8 @@ def simulate_cmd(
                 f"{k} {v['effective_rank']:.2f}" for k, v in summary["representation_rank"].items()))
         figure, arrays, params = dynsim.plot_collapse(run), run.arrays(), run.params
     else:
-        sim = dynsim.simulate(name, n1=8 if n1 is None else n1, **{k: v for k, v in own.items() if v is not None},
-                              **{k: v for k, v in shared.items() if k != "init_scale"},
+        sim = dynsim.simulate(name, n1=n1, **{k: v for k, v in own.items() if v is not None},
+                              **{k: v for k, v in shared.items() if k != "init_scale" and v is not None},
                               init_scale=1.0 if init_scale is None else init_scale)
         summary = sim.summary()
         messages = [f"{summary['collapsed_dims']} of {summary['dims']} eigenvalues of F collapsed by t = "

@@ -14,7 +14,7 @@ def test_labels_agree_with_scipy_lsoda():
     of the same start, with the same criterion."""
     scales = dynsim.Range("init_scale", 3e-3, 0.3, 3, True)
     sw = dynsim.init_collapse("simsiam", [scales], samples=4)
-    system, *_ = build("simsiam", n1=8, data="isotropic", sigma=0.5, eta=0.01, beta=0.4)
+    system, *_ = build("simsiam", n1=8, data="isotropic", sigma=0.5, eta=0.01)  # no EMA target: no beta
     t1 = sw.info["t1"]
     got = sw.extra["eig_F_final"]  # (points, samples, n2)
     for i, scale in enumerate(scales.values()):

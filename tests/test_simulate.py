@@ -76,7 +76,7 @@ def test_directset_bad_input(kwargs, name):
 
 @pytest.mark.parametrize("model", dynsim.MODELS)
 def test_every_model_simulates_and_reports(model):
-    sim = dynsim.simulate(model, n1=4, t1=20.0, n_save=21)
+    sim = dynsim.simulate(model, **({} if model == "scalar" else {"n1": 4}), t1=20.0, n_save=21)
     s = sim.summary()
     assert s["complete"] and s["model"] == model
     assert len(s["eig_F_final"]) == (1 if model == "scalar" else 4)
@@ -171,3 +171,28 @@ def test_code_normalisation_predicts_and_shows_collapse():
     s = sim.summary()
     assert s["nuisance"]["predicted"].startswith("collapse: with the code normalisation")
     assert s["collapsed_dims"] == 4  # every eigenvalue of F below 1e-6 of its start
+
+
+@pytest.mark.parametrize("model, option, value", [
+    ("byol", "alpha", 2.0), ("byol", "tau", 2.0), ("simsiam", "beta", 0.4), ("no-predictor", "alpha_p", 2.0),
+    ("directpred", "alpha", 2.0), ("directpred", "beta", 0.4), ("directset", "lr", 0.1), ("symmetrized", "eps", 0.1),
+    ("scalar", "n1", 3), ("scalar", "sigma", 1.0), ("byol", "dim_b", 2), ("byol", "decay", 0.5)])
+def test_an_option_that_does_not_apply_is_refused(model, option, value):
+    with pytest.raises(DynsimInputError) as e:
+        dynsim.simulate(model, t1=1.0, **{option: value})
+    assert e.value.name == option and "does not apply" in str(e.value)
+
+
+def test_options_that_apply_change_the_run():
+    """The other side of the refusal: each option listed as applying changes the record."""
+    assert dynsim.simulate("directset", n1=4, alpha=2.0, t1=1.0, n_save=3).params["alpha"] == 2.0
+    sim = dynsim.simulate("directset", n1=4, rho=0.5, lr=0.1, t1=1.0, n_save=3)
+    assert (sim.params["rho"], sim.params["lr"]) == (0.5, 0.1)
+    assert dynsim.simulate("byol", n1=4, data="spectrum", decay=0.5, t1=1.0, n_save=3).params["decay"] == 0.5
+    assert "beta" not in dynsim.simulate("simsiam", n1=4, t1=1.0, n_save=3).params  # no EMA target, no beta
+
+
+def test_directset_exponent_is_bounded():
+    with pytest.raises(DynsimInputError, match=r"\(0, 8\]") as e:
+        dynsim.simulate("directset", alpha=1e308)
+    assert e.value.name == "alpha"

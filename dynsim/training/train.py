@@ -443,7 +443,7 @@ def train(model: str, *, width: int = 16, n1: int | None = None, batch: int = 25
             if model != "directset":
                 rule_kw.pop("alpha")
         system, resolved, _, _ = build(model, n1=n1, n2=width, data=data, sigma=sigma, eta=eta, beta=beta,
-                                       alpha_p=alpha_p, **rule_kw)
+                                       alpha_p=alpha_p, strict=False, **rule_kw)
         X, X_aug = np.asarray(system.X), np.asarray(system.X_aug)
         params.update({k: v for k, v in resolved.items() if k not in ("model", "n1", "n2")})
         hyper.update(eta=eta, beta=beta)

@@ -93,7 +93,7 @@ def init_collapse(model: str, ranges, *, samples: int = 32, n1: int = 8, base: d
     for vals in points:
         over = {r.name: float(v) for r, v in zip(ranges, vals)}
         scale = over.pop("init_scale", scale0)
-        system, params, _, _ = build(model, seed=seed, **{**options, **over})
+        system, params, _, _ = build(model, seed=seed, strict=False, **{**options, **over})
         systems.append(system)
         starts.append(np.stack([initial_state(system, seed * 1_000_003 + k, scale) for k in range(samples)]))
     # One batched solve: parameters stacked on axis 1, samples on axis 0.

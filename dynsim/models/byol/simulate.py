@@ -41,6 +41,9 @@ from dynsim._core.solve import Solution, check_solver_options, solve
 from dynsim._core.system import check_param
 
 MODELS = (*VARIANTS, "symmetrized", *RULES, "scalar")
+#: DirectSet's exponent: W_p = F_hat^alpha overflows float64 for eigenvalues above 1 long before
+#: alpha is large ([W21] studies 1/2, 1 and 2), so larger values are refused rather than integrated.
+ALPHA_MAX = 8.0
 DATA = ("isotropic", "nuisance", "spectrum")
 COLLAPSE_RTOL = 1e-6  # an eigenvalue of F below this fraction of the largest at t = 0 counts as collapsed
 
@@ -163,13 +166,54 @@ def _covariances(data, n1, sigma, dim_b, decay, cov, seed):
     return x, xa, None, None, False
 
 
-def build(model: str, *, n1: int = 8, n2: int | None = None, data: str | None = None,
-          sigma: float | None = None, dim_b: int | None = None, decay: float = 0.7,
-          cov: tuple[np.ndarray, np.ndarray] | None = None, alpha_p: float = 1.0,
-          eta: float | None = None, beta: float | None = None, tau: float = 1.0, alpha: float = 1.0,
-          eps: float = 0.0, rho: float = 0.0, lr: float = 0.01, freq: int = 1,
-          normalisation: str = "paper", seed: int = 0):
-    """The system of a named model, and the resolved parameters (for the record)."""
+def applicable(model: str, data: str | None = None, *, user_cov: bool = False, rho: float = 0.0,
+               freq: int = 1) -> tuple[str, ...]:
+    """The options of :func:`build` that change the run of ``model`` (with ``data``, a user's
+    covariances, and DirectSet's ``rho`` and ``freq``); any other given option is refused."""
+    if model == "scalar":
+        return ("alpha_p", "eta", "beta")
+    opts = ["n1", "n2", "data", "sigma", "cov", "eta"]
+    data = FAMILY_DEFAULTS[family(model)].get("data") if data is None else data
+    if not user_cov:
+        opts += {"nuisance": ["dim_b"], "spectrum": ["decay"]}.get(data, [])
+    if model == "symmetrized":
+        return (*opts, "alpha_p", "beta", "tau")
+    if model in RULES:
+        opts += ["eps", "rho", "freq", "normalisation"] + (["alpha"] if model == "directset" else [])
+        return (*opts, *(["lr"] if (rho or 0) > 0 or (freq or 1) > 1 else []))
+    predictor, target, _ = VARIANTS[model]
+    return (*opts, *(["alpha_p"] if predictor != "identity" else []), *(["beta"] if target == "ema" else []))
+
+
+def build(model: str, *, n1: int | None = None, n2: int | None = None, data: str | None = None,
+          sigma: float | None = None, dim_b: int | None = None, decay: float | None = None,
+          cov: tuple[np.ndarray, np.ndarray] | None = None, alpha_p: float | None = None,
+          eta: float | None = None, beta: float | None = None, tau: float | None = None,
+          alpha: float | None = None, eps: float | None = None, rho: float | None = None,
+          lr: float | None = None, freq: int | None = None, normalisation: str | None = None, seed: int = 0,
+          strict: bool = True):
+    """The system of a named model, and the resolved parameters (for the record). With ``strict``,
+    an option given (not ``None``) that does not change this model's run (:func:`applicable`) is
+    refused; without, it is dropped (for callers that pass one option set to several models)."""
+    if model not in MODELS:
+        raise DynsimInputError(None, f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    given = dict(n1=n1, n2=n2, data=data, sigma=sigma, dim_b=dim_b, decay=decay, cov=cov, alpha_p=alpha_p, eta=eta,
+                 beta=beta, tau=tau, alpha=alpha, eps=eps, rho=rho, lr=lr, freq=freq, normalisation=normalisation)
+    ok = applicable(model, data, user_cov=cov is not None, rho=rho or 0.0, freq=freq or 1)
+    for name, value in given.items():
+        if value is not None and name not in ok and strict:
+            raise DynsimInputError(name, f"does not apply to {model}{' with data ' + repr(data) if data else ''} "
+                                         f"(its options: {', '.join(ok)})")
+    n1 = 8 if n1 is None else n1
+    alpha_p = 1.0 if alpha_p is None else alpha_p
+    tau = 1.0 if tau is None else tau
+    decay = 0.7 if decay is None else decay
+    eps, rho, lr = (0.0 if eps is None else eps), (0.0 if rho is None else rho), (0.01 if lr is None else lr)
+    freq = 1 if freq is None else freq
+    normalisation = "paper" if normalisation is None else normalisation
+    if alpha is not None:
+        check_param("alpha", alpha, lower=0.0, upper=ALPHA_MAX, lower_open=True)
+    alpha = 1.0 if alpha is None else alpha
     if model not in MODELS:
         raise DynsimInputError(None, f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     d = FAMILY_DEFAULTS[family(model)]
@@ -206,10 +250,15 @@ def build(model: str, *, n1: int = 8, n2: int | None = None, data: str | None = 
                       eta=eta, beta=beta, freq=freq, normalisation=normalisation, n1=n1, n2=n2, X=x, X_aug=xa,
                       isotropic=iso, target="online")
         params.pop("alpha_p")
+        params.pop("beta")
         params.update(alpha=float(m.alpha), eps=eps, rho=rho, lr=lr, freq=freq, normalisation=normalisation,
                       target="online")
         return m, params, ps, pb
     predictor, target, sg = VARIANTS[model]
+    if predictor == "identity":
+        params.pop("alpha_p")
+    if target != "ema":
+        params.pop("beta")
     m = LinearBYOL(n1=n1, n2=n2, X=x, X_aug=xa, alpha_p=alpha_p, eta=eta, beta=beta, tau=tau,
                    predictor=predictor, target=target, stop_gradient=sg, isotropic=iso)
     return m, params, ps, pb
