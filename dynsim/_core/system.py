@@ -109,6 +109,17 @@ def check_param(name: str, value, *, lower: float = -math.inf, upper: float = ma
         raise DynsimInputError(name, f"{name} must be in {rng} (got {_show(bad)})")
 
 
+#: The range of a random initialisation's scale: weights of scale s give second moments ~ s^2, which
+#: underflow to subnormal numbers below about 1e-154 and overflow above about 1e154 in float64; the
+#: bounds keep every product of a few weights a normal number.
+INIT_SCALE_RANGE = (1e-100, 1e100)
+
+
+def check_init_scale(value, name: str = "init_scale") -> None:
+    """Raise :class:`DynsimInputError` unless ``value`` is a scale in :data:`INIT_SCALE_RANGE`."""
+    check_param(name, value, lower=INIT_SCALE_RANGE[0], upper=INIT_SCALE_RANGE[1])
+
+
 def _show(v: np.ndarray) -> str:
     flat = np.ravel(v)
     if flat.size == 1:

@@ -29,7 +29,7 @@ from jaxtyping import Array, Float
 
 from dynsim._core.errors import DynsimInputError
 from dynsim.models.byol.system import _check_dim, _MatrixSystem, check_symmetric
-from dynsim._core.system import check_param, param
+from dynsim._core.system import check_param, param, check_init_scale
 
 KERNELS = ("linear", "rbf")
 
@@ -263,7 +263,7 @@ def stepwise(*, m: int = 8, d: int = 4, n_pairs: int = 200, ratio: float = 0.6, 
     from dynsim._core.solve import check_solver_options, solve
 
     _check_dim("d", d)
-    check_param("init_scale", init_scale, lower=0.0, lower_open=True)
+    check_init_scale(init_scale)
     check_solver_options(rtol, atol, max_steps)
     if pairs is None:
         x, xp, _ = synthetic_pairs(n_pairs, default_spectrum(m, ratio), noise, seed)

@@ -38,7 +38,7 @@ from dynsim.models.byol.system import (
     theorem3_K,
 )
 from dynsim._core.solve import Solution, check_solver_options, solve
-from dynsim._core.system import check_param
+from dynsim._core.system import check_param, check_init_scale
 
 MODELS = (*VARIANTS, "symmetrized", *RULES, "scalar")
 #: DirectSet's exponent: W_p = F_hat^alpha overflows float64 for eigenvalues above 1 long before
@@ -267,7 +267,7 @@ def build(model: str, *, n1: int | None = None, n2: int | None = None, data: str
 def initial_state(system, seed: int, init_scale: float):
     """A random start: ``W ~ init_scale N(0, 1/n1)``, ``W_p ~ init_scale N(0, 1/n2)`` (symmetrized
     where the model needs it), ``W_a(0) = W(0)``; for the symmetrized system ``F(0) = W W^T``."""
-    check_param("init_scale", init_scale, lower=0.0, lower_open=True)
+    check_init_scale(init_scale)
     rng = np.random.default_rng(seed)
     if isinstance(system, SymmetrizedBYOL):
         n = system.n

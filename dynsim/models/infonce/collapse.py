@@ -29,7 +29,7 @@ from dynsim.models.infonce.system import (
 )
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.solve import Solution, Status, check_solver_options, solve
-from dynsim._core.system import check_param
+from dynsim._core.system import check_param, check_init_scale
 
 CONTRASTIVE_MODELS = ("infonce", "infonce-2layer", "directclr")
 COLLAPSE_RTOL = 1e-3  # a singular value below this fraction of the largest counts as collapsed
@@ -285,7 +285,7 @@ def simulate_collapse(model: str, *, preset: str | None = None, init: str | None
     init_scale = d.get("init_scale", 1.0) if init_scale is None else init_scale
     t1 = d.get("t1", 100.0) if t1 is None else t1
     system, params, pb = build_contrastive(model, seed=seed, **options)
-    check_param("init_scale", init_scale, lower=0.0, lower_open=True)
+    check_init_scale(init_scale)
     check_param("t1", t1, lower=0.0, lower_open=True)
     check_solver_options(rtol, atol, max_steps)
     if not isinstance(n_save, int) or n_save < 2:

@@ -37,7 +37,7 @@ from jaxtyping import Array, Float
 
 from dynsim._core.errors import DynsimInputError
 from dynsim.models.byol.system import _check_dim, _MatrixSystem, check_covariance, check_symmetric
-from dynsim._core.system import _concrete, check_param, param
+from dynsim._core.system import _concrete, check_param, param, check_init_scale
 
 KERNELS = ("gaussian", "dot")
 
@@ -199,7 +199,7 @@ class _DeepNetwork(_MatrixSystem):
 
     def init(self, scale: float = 1.0, seed: int = 0) -> Array:
         """A random start: ``W_k`` with i.i.d. ``N(0, scale^2 / fan_in)`` entries."""
-        check_param("init_scale", scale, lower=0.0, lower_open=True)
+        check_init_scale(scale)
         rng = np.random.default_rng(seed)
         mats = {f"W{k + 1}": scale * rng.normal(size=(self.widths[k + 1], self.widths[k])) / np.sqrt(self.widths[k])
                 for k in range(self.layers)}
