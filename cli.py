@@ -1122,8 +1122,12 @@ def _check_out_early(argv: list[str]) -> None:
             check_out_dir(value, [])
 
 
+#: Library argument names whose CLI option is spelled differently.
+_OPTION_OF = {"T": "time", "Gamma": "pairs", "lrs": "lr", "batches": "batch"}
+
+
 def _option_name(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    return "--" + _OPTION_OF.get(name, name).replace("_", "-")
 
 
 _ARGV: list[str] = []  # the arguments of this invocation, for the .json record

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import cli
 import dynsim
 from dynsim.training.train import train
 
@@ -100,3 +101,17 @@ def test_compare_command(tmp_path, capsys):
     errors = [line for line in err.splitlines() if "error" in line]
     assert rc == 2 and len(errors) == 1 and "diverged at lr = 50, batch 64: seed 0 at step" in errors[0], err
     assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("args, option", [
+    (["infonce", "--eta", "0.1"], "--eta"), (["infonce", "--sigma", "2"], "--sigma"),
+    (["infonce", "--width", "4"], "--width"), (["barlow", "--beta", "0.3"], "--beta"),
+    (["byol", "--time", "0.01"], "--time"),  # below one step of the default lr 0.04: never reached
+])
+def test_compare_refuses_what_it_would_ignore(args, option, tmp_path, capsys):
+    """An option that would not change the run (or a T the steps cannot reach) is refused before
+    any training, in one line that names it; nothing is written."""
+    rc = cli.main(["compare", *args, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith(f"dynsim: error: {option}:"), err
+    assert not (tmp_path / "o").exists()

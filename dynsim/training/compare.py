@@ -155,6 +155,11 @@ def compare(model: str, *, lrs=None, batches=None, T: float | None = None, seeds
     lrs = tuple(sorted(default_lrs if lrs is None else lrs, reverse=True))
     batches = tuple(sorted(default_batches if batches is None else batches))
     opts = {**d, **train_options}
+    if opts.get("preset") is not None:
+        for name in ("width", "n1"):
+            if name in train_options:
+                raise DynsimInputError(name, f"does not apply to {model}: its preset {opts['preset']} fixes the "
+                                             "dimensions of the authors' script")
     if not (isinstance(T, (int, float)) and math.isfinite(T) and T > 0):
         raise DynsimInputError("T", f"T must be a positive time (got {T!r})")
     runs = {}
@@ -163,6 +168,10 @@ def compare(model: str, *, lrs=None, batches=None, T: float | None = None, seeds
             raise DynsimInputError("lr", f"learning rates must be positive (got {lr!r})")
         log_every = max(1, int(round(T / lr)) // N_LOG)
         steps = log_every * max(1, int(round(T / lr / log_every)))
+        if abs(steps * lr - T) > 0.01 * T:  # e.g. T below one step: the run would not reach T
+            raise DynsimInputError("T", f"T = {T:g} is not reached by whole steps of lr {lr:g} (the nearest is "
+                                        f"{steps * lr:g}); choose T of at least {N_LOG} steps of every lr, or a "
+                                        f"multiple of lr")
         for b in batches:
             runs[(lr, b)] = train(model, lr=lr, batch=b, steps=steps, log_every=log_every, seeds=seeds, seed=seed,
                                   progress=progress, **opts)

@@ -408,7 +408,16 @@ def train(model: str, *, width: int = 16, n1: int | None = None, batch: int = 25
     start = time.perf_counter()
     params = dict(model=model, width=width, n1=n1, batch=batch, lr=lr, steps=steps, log_every=log_every,
                   seeds=seeds, seed=seed, augment=augment, samples=samples, momentum=momentum)
-    if model.startswith("infonce") or model == "directclr":
+    contrastive = model.startswith("infonce") or model == "directclr"
+    if contrastive or model == "barlow":  # no weight decay, no EMA target in these losses
+        for name, value in (("eta", eta), ("beta", beta)):
+            if value is not None:
+                raise DynsimInputError(name, f"does not apply to {model} (its loss has no "
+                                             f"{'weight decay' if name == 'eta' else 'EMA target'})")
+    if contrastive and preset is not None and sigma is not None:
+        raise DynsimInputError("sigma", f"does not apply with preset {preset}: the preset fixes the augmentation "
+                                        "noise of the authors' script (drop --preset to choose sigma)")
+    if contrastive:
         return _train_infonce(model, params, preset=preset, sigma=sigma, init_scale=init_scale, progress=progress,
                               start=start)
     if preset is not None:
