@@ -11,7 +11,7 @@ from dynsim import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, DynsimInpu
 
 
 def test_reference_example_values():
-    # REFERENCE.md section 3: eta = 4e-4, sigma = 1, tau = 1: p*_- = 4.0032e-4, p*_+ = 0.49960 (5 digits).
+    # docs/equations.md, section 1: eta = 4e-4, sigma = 1, tau = 1: p*_- = 4.0032e-4, p*_+ = 0.49960 (5 digits).
     m = EigenDynamics2D(eta=4e-4, sigma=1.0)
     assert float(m.p_minus) == pytest.approx(4.0032e-4, rel=5e-5)
     assert float(m.p_plus) == pytest.approx(0.49960, rel=5e-5)

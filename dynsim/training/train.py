@@ -13,7 +13,7 @@ Models (one step of SGD at learning rate ``lr`` is time ``lr`` of the flow, [T21
   predictor steps at ``alpha_p lr``, the decay ``eta`` acts on both (Lemma 1), the target is an
   EMA ``W_a <- W_a + lr beta (W - W_a)`` (momentum ``1 - lr beta``) or ``W_a = W``;
   ``predictor='mlp'`` (ReLU, ``hidden`` units) and ``relu=True`` (``z = relu(W x)``) go beyond
-  the linear theory (REFERENCE section 4);
+  the linear theory (docs/equations.md, section 2);
 - ``directpred`` / ``directcopy`` / ``directset``: ``W_p`` set from the running estimate
   ``F_hat <- rho F_hat + (1 - rho) sym(mean z_1 z_2^T)`` every ``freq`` steps, by the rule of
   :class:`~dynsim.DirectSetBYOL` (the cross-correlation of the two views estimates the flow's

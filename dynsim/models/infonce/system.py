@@ -335,7 +335,7 @@ def theorem3_unbalanced(t, sigma1_0, sigma2_0, lam, typo: bool = False):
     ``(sigma_1, sigma_2)``.
 
     ``typo=True`` solves the paper's text instead, which has ``+C`` where ``-C`` is meant
-    (``du/dt = 2 u (u + C) lam``; REFERENCE section 6), to measure what the typo costs."""
+    (``du/dt = 2 u (u + C) lam``; docs/equations.md, section 6), to measure what the typo costs."""
     t = np.asarray(t, float)[..., None]
     s1, s2, lam = (np.asarray(a, float) for a in (sigma1_0, sigma2_0, lam))
     c = s1**2 - s2**2
