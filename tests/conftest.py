@@ -29,3 +29,21 @@ def _persistent_cache_off_after_each_test():
 
         jax.config.update("jax_compilation_cache_dir", None)
         compilation_cache.reset_cache()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_code_after_each_module():
+    """Drop the compiled executables of a test module once it is done. XLA's CPU backend maps a few
+    hundred memory regions per loaded executable; a whole suite in one process kept about 3000 per
+    module and crossed Linux's default vm.max_map_count (65530) late in the run, where XLA then
+    crashed inside compilation (a segfault) or serialization (an abort)."""
+    yield
+    import gc
+
+    import jax
+
+    from dynsim._core import aot
+
+    jax.clear_caches()
+    aot._RUNNERS.clear()
+    gc.collect()
