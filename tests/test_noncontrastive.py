@@ -193,3 +193,12 @@ def test_theorem3_K_along_a_trajectory_with_ema_tau():
         wp, f, tau = np.asarray(m["W_p"]), np.asarray(m["F"]), float(m["tau"][0])
         expect = 1.25 * (0.75 * f + wp @ wp - tau / 1.25 * wp) + 0.15 * np.eye(3)
         np.testing.assert_allclose(k, expect, rtol=1e-13, atol=1e-13)
+
+
+def test_no_predictor_without_stop_gradient_is_refused():
+    """W_p = I without stop-gradient has the flow -2 W X' - eta W, which LinearBYOL does not
+    implement: it is refused rather than integrated as the stop-gradient flow."""
+    with pytest.raises(dynsim.DynsimInputError) as e:
+        dynsim.LinearBYOL(n1=2, n2=2, X=np.eye(2), X_aug=0.25 * np.eye(2), predictor="identity", target="online",
+                          stop_gradient=False)
+    assert e.value.name == "stop_gradient"

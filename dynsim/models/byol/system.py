@@ -201,6 +201,9 @@ class LinearBYOL(_LinearNetwork):
             raise DynsimInputError("target", f"target must be one of {TARGETS} (got {self.target!r})")
         if not self.stop_gradient and (self.target != "online" or self.predictor == "symmetric"):
             raise DynsimInputError("stop_gradient", "without stop-gradient the target is the online network (target='online')")
+        if not self.stop_gradient and self.predictor == "identity":  # its flow, -2 W X' - eta W, is not implemented
+            raise DynsimInputError("stop_gradient", "without stop-gradient the predictor must be trained ('linear'): "
+                                                    "no predictor and no stop-gradient is not implemented")
 
     def blocks(self):
         b = [] if self.predictor == "identity" else [("W_p", (self.n2, self.n2))]
