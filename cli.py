@@ -42,12 +42,20 @@ class Format(str, Enum):
     svg = "svg"
 
 
+class Size(str, Enum):
+    column = "column"
+    page = "page"
+
+
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
 Out = Annotated[Path, typer.Option("--out", help="Output directory for the figure, .npz and .json.")]
 Fmt = Annotated[Format, typer.Option("--format", help="Figure format.")]
+#: The widths of dynsim.plot.style.WIDTHS (not imported here: it imports matplotlib).
+SizeOpt = Annotated[Size, typer.Option("--size", help="Figure width: column (one column of a two-column paper, "
+                                       "3.4 in) or page (two columns, 7 in).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="The model: a built-in name (`dynsim models` lists "
                                                  "them), FILE.py:NAME or package.module:NAME (an AbstractSystem "
@@ -121,7 +129,10 @@ def _finish(command: str, stem: str, *, out: Path, fmt: "Format", figure, arrays
 
     from dynsim._core.io import jsonable, write_outputs
 
-    record = {"command": command, "argv": _ARGV, "parameters": parameters, "options_in_force": _options_in_force(),
+    options = _options_in_force()
+    if "size" in options:  # the figure's width (--size) is a parameter of the run's files
+        parameters = {**parameters, "size": options["size"]}
+    record = {"command": command, "argv": _ARGV, "parameters": parameters, "options_in_force": options,
               "input_files": _input_files(_ARGV), "source": _source(), "summary": summary,
               "arrays": {k: {"shape": list(np.shape(v)), "dtype": str(np.asarray(v).dtype)} for k, v in arrays.items()},
               "runtime_s": round(time.perf_counter() - start, 3)}
@@ -158,6 +169,7 @@ def phase_portrait_cmd(
     max_steps: Annotated[int, typer.Option(min=1, max=10000000, help="Step limit per trajectory (hits are reported, not hidden).")] = 100_000,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
+    size: SizeOpt = Size.page,
     as_json: AsJson = False,
 ):
     """Phase portrait of the decoupled eigenvalue dynamics (p, s) at fixed τ [Tian et al. 2021, Fig. 3].
@@ -181,7 +193,7 @@ def phase_portrait_cmd(
                                                    "with --model use --window LO:HI,LO:HI")
         _generic_portrait("eigen" if model is None else model, param, window, axes, at, dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p),
                           n_traj=n_traj, t1=t1, rtol=rtol, atol=atol, max_steps=max_steps, out=out, fmt=fmt,
-                          as_json=as_json, start=start)
+                          size=size, as_json=as_json, start=start)
         return
     if param:
         raise dynsim.DynsimInputError("param", "--param needs --model (the eigen figure takes --eta, --sigma, --tau, --alpha-p)")
@@ -209,13 +221,13 @@ def phase_portrait_cmd(
     parameters = {"eta": eta, "sigma": sigma, "tau": tau, "alpha_p": alpha_p, "window": vars(pp.window),
                   "zoom": vars(pp.zoom), "n_traj": n_traj, "t1": pp.solver["t1"], "rtol": rtol, "atol": atol,
                   "max_steps": max_steps}
-    _finish("phase-portrait", "phase_portrait", out=out, fmt=fmt, figure=dynsim.plot_phase_portrait(pp),
+    _finish("phase-portrait", "phase_portrait", out=out, fmt=fmt, figure=dynsim.plot_phase_portrait(pp, size=size.value),
             arrays=pp.arrays(), parameters=parameters, summary=summary, start=start, as_json=as_json,
             messages=messages)
 
 
 def _generic_portrait(model, param, window, axes, at, shortcuts, *, n_traj, t1, rtol, atol, max_steps, out, fmt,
-                      as_json, start):
+                      size, as_json, start):
     from dynsim.tools.phase_portrait import phase_portrait, plot_phase_portrait
 
     m = _model(model, param, shortcuts)
@@ -232,12 +244,12 @@ def _generic_portrait(model, param, window, axes, at, shortcuts, *, n_traj, t1, 
             f for tr in summary["trajectories"] for f in tr.get("failures", [])))
     parameters = {"model_spec": model, **_model_record(m), "plane": plane.record(), "n_traj": n_traj,
                   "t1": pp.solver["t1"], "rtol": rtol, "atol": atol, "max_steps": max_steps}
-    _finish("phase-portrait", "phase_portrait", out=out, fmt=fmt, figure=plot_phase_portrait(pp), arrays=pp.arrays(),
+    _finish("phase-portrait", "phase_portrait", out=out, fmt=fmt, figure=plot_phase_portrait(pp, size=size.value), arrays=pp.arrays(),
             parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
 def _generic_basin_map(model, param, window, axes, at, shortcuts, *, grid, t1, rtol, atol, max_steps, chunk, out, fmt,
-                       as_json, start):
+                       size, as_json, start):
     from dynsim.tools.basins import basin_map, plot_basin_map
 
     m = _model(model, param, shortcuts)
@@ -254,7 +266,7 @@ def _generic_basin_map(model, param, window, axes, at, shortcuts, *, grid, t1, r
                         f"and {summary['counts']['failed']} failed; drawn grey/black, not guessed")
     parameters = {"model_spec": model, **_model_record(m), "plane": bm.plane.record(), "t1": bm.solver["t1"],
                   "rtol": rtol, "atol": atol, "max_steps": max_steps, "chunk": chunk}
-    _finish("basin-map", "basin_map", out=out, fmt=fmt, figure=plot_basin_map(bm), arrays=bm.arrays(),
+    _finish("basin-map", "basin_map", out=out, fmt=fmt, figure=plot_basin_map(bm, size=size.value), arrays=bm.arrays(),
             parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
@@ -263,7 +275,7 @@ MATRIX_MODELS = ("byol", "simsiam", "no-predictor", "no-stopgrad", "symmetric-pr
 BasinModel = Enum("BasinModel", {m.replace("-", "_"): m for m in ("eigen2d", "eigen3d", *MATRIX_MODELS)}, type=str)
 
 
-def _finish_collapse(command: str, stem: str, sw, **kwargs) -> None:
+def _finish_collapse(command: str, stem: str, sw, *, size: "Size", **kwargs) -> None:
     """Write a ``collapse`` sweep (fraction of random inits that collapse) with its messages."""
     import dynsim
 
@@ -279,7 +291,7 @@ def _finish_collapse(command: str, stem: str, sw, **kwargs) -> None:
                         f"{summary['failed_total']} failed; the fractions are over the settled runs (see per_point)")
     if "warning" in summary:
         messages.append(f"warning: {summary['warning']}")
-    _finish(command, stem, figure=dynsim.plot_sweep(sw), arrays=sw.arrays(), summary=summary, messages=messages,
+    _finish(command, stem, figure=dynsim.plot_sweep(sw, size=size.value), arrays=sw.arrays(), summary=summary, messages=messages,
             **kwargs)
 
 
@@ -335,6 +347,7 @@ def basin_map_cmd(
                                                                     "default 8.")] = None,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
+    size: SizeOpt = Size.page,
     as_json: AsJson = False,
 ):
     """Basin map of the eigenvalue dynamics: which attractor each initial condition (p₀, s₀) reaches.
@@ -374,7 +387,7 @@ def basin_map_cmd(
                                                    "with --model use --window LO:HI,LO:HI[:log]")
         _generic_basin_map(model, param, window, axes, at, dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p, beta=beta),
                            grid=grid, t1=t1, rtol=rtol, atol=atol, max_steps=max_steps, chunk=chunk, out=out, fmt=fmt,
-                           as_json=as_json, start=start)
+                           size=size, as_json=as_json, start=start)
         return
     for opt, v in (("param", param), ("window", window), ("axes", axes), ("at", at)):
         if v is not None:
@@ -389,7 +402,7 @@ def basin_map_cmd(
                 if v is not None}
         sw = dynsim.sweep("collapse", [over], base=base, t1=t1, model=model.value, samples=samples,
                           progress=lambda m: _err(f"dynsim: {m}"))
-        _finish_collapse("basin-map", "basin_map", sw, out=out, fmt=fmt, start=start, as_json=as_json,
+        _finish_collapse("basin-map", "basin_map", sw, out=out, fmt=fmt, size=size, start=start, as_json=as_json,
                          parameters={"model": model.value, "init_scale": vars(over), "samples": samples, **base,
                                      "t1": t1})
         return
@@ -421,7 +434,7 @@ def basin_map_cmd(
                   **({"beta": beta, "tau0": tau0} if model is BasinModel.eigen3d else {"tau": tau}),
                   "p_axis": vars(p_axis), "s_axis": vars(s_axis), "t1": bm.solver["t1"], "rtol": rtol,
                   "atol": atol, "max_steps": max_steps, "chunk": chunk}
-    _finish("basin-map", "basin_map", out=out, fmt=fmt, figure=dynsim.plot_basin_map(bm), arrays=bm.arrays(),
+    _finish("basin-map", "basin_map", out=out, fmt=fmt, figure=dynsim.plot_basin_map(bm, size=size.value), arrays=bm.arrays(),
             parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
@@ -459,6 +472,7 @@ def sweep_cmd(
     init_scale: Annotated[float, typer.Option(help="collapse: init scale when not swept.")] = 1.0,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
+    size: SizeOpt = Size.page,
     as_json: AsJson = False,
 ):
     """Regime diagrams over one hyperparameter or a pair: basin size, alignment, bifurcation [T21], and the
@@ -483,7 +497,7 @@ def sweep_cmd(
                          progress=lambda msg: _err(f"dynsim: {msg}"))
         summary = sw.summary()
         messages = [] if summary["complete"] else ["PARTIAL: some samples not settled or failed (see points)"]
-        _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=plot_model_sweep(sw), arrays=sw.arrays(),
+        _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=plot_model_sweep(sw, size=size.value), arrays=sw.arrays(),
                 parameters={"kind": kind, "over": over, "model_spec": model or "eigen", **_model_record(m),
                             "plane": plane.record(), "samples": samples, "t1": t1},
                 summary=summary, start=start, as_json=as_json, messages=messages)
@@ -503,7 +517,7 @@ def sweep_cmd(
     if kind == "collapse":
         sw = dynsim.sweep(kind, ranges, base={**base, "init_scale": init_scale}, t1=t1, model=model, samples=samples,
                           progress=progress)
-        _finish_collapse("sweep", f"sweep_{kind}", sw, out=out, fmt=fmt, start=start, as_json=as_json,
+        _finish_collapse("sweep", f"sweep_{kind}", sw, out=out, fmt=fmt, size=size, start=start, as_json=as_json,
                          parameters={**parameters, "model": model, "samples": samples, "init_scale": init_scale})
         return
     sw = dynsim.sweep(kind, ranges, base=base, grid=grid, t1=t1, progress=progress)
@@ -515,11 +529,11 @@ def sweep_cmd(
     if "fold_within_bracket" in summary:
         messages.append(f"saddle-node measured in {summary['fold_bracket_measured']}, closed form eta_c = "
                         f"{summary['eta_critical_closed_form']:.6g}")
-    _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=dynsim.plot_sweep(sw), arrays=sw.arrays(),
+    _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=dynsim.plot_sweep(sw, size=size.value), arrays=sw.arrays(),
             parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
-def _prediction_head(seed, start, out, fmt, as_json, given: dict) -> None:
+def _prediction_head(seed, start, out, fmt, as_json, given: dict, size: "Size") -> None:
     """``dynsim simulate prediction-head``: [WL22]'s network with a trained head and with E = I."""
     import dynsim
 
@@ -538,7 +552,7 @@ def _prediction_head(seed, start, out, fmt, as_json, given: dict) -> None:
     messages += [f"{'reproduced' if c['passed'] else 'NOT reproduced'}: {c['claim']}" for c in summary["claims"]]
     if summary["diverged"]:
         messages.insert(0, "PARTIAL: a run diverged (see diverged_at_step); its later logs are NaN")
-    _finish("simulate", "simulate_prediction-head", out=out, fmt=fmt, figure=dynsim.plot_prediction_head(run),
+    _finish("simulate", "simulate_prediction-head", out=out, fmt=fmt, figure=dynsim.plot_prediction_head(run, size=size.value),
             arrays=run.arrays(), parameters=summary["params"], summary=summary, start=start, as_json=as_json,
             messages=messages)
 
@@ -572,6 +586,7 @@ def compare_cmd(
     seed: Annotated[int, typer.Option(min=0, max=4294967295, help="Base random seed.")] = 0,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
+    size: SizeOpt = Size.page,
     as_json: AsJson = False,
 ):
     """Train real networks with SGD (optax; one jitted scan, vmapped over seeds) and compare with the ODE.
@@ -595,7 +610,7 @@ def compare_cmd(
                 f"{max(c.batches)}" + "".join(f"; {k.replace('_', ' ')} {v:.2f}" for k, v in rates.items())]
     if summary["shrinks_with_lr"] is False or summary["shrinks_with_batch"] is False:
         messages.append("note: the discrepancy does not shrink monotonically over the whole grid (see discrepancy)")
-    _finish("compare", f"compare_{model.value}", out=out, fmt=fmt, figure=dynsim.plot_comparison(c),
+    _finish("compare", f"compare_{model.value}", out=out, fmt=fmt, figure=dynsim.plot_comparison(c, size=size.value),
             arrays=c.arrays(), parameters={"model": model.value, "lrs": list(c.lrs), "batches": list(c.batches),
                                            "T": float(c.t[-1]), "seeds": seeds, "seed": seed, **opts},
             summary=summary, start=start, as_json=as_json, messages=messages)
@@ -604,7 +619,8 @@ def compare_cmd(
 NONCONTRASTIVE = ("byol", "simsiam", "no-predictor", "no-stopgrad", "symmetric-predictor", "symmetrized",
                   "directpred", "directcopy", "directset", "scalar")
 CONTRASTIVE = ("infonce", "infonce-2layer", "directclr")
-Model = Enum("Model", {m.replace("-", "_"): m for m in (*NONCONTRASTIVE, *CONTRASTIVE, "prediction-head")}, type=str)
+Model = Enum("Model", {m.replace("-", "_"): m for m in (*NONCONTRASTIVE, *CONTRASTIVE, "prediction-head", "jepa")},
+             type=str)
 Data = Enum("Data", {d: d for d in ("isotropic", "nuisance", "spectrum")}, type=str)
 Norm = Enum("Norm", {d: d for d in ("paper", "code")}, type=str)
 NceKernel = Enum("NceKernel", {d: d for d in ("gaussian", "dot")}, type=str)
@@ -652,7 +668,9 @@ def simulate_cmd(
                                                 "(W_p = I), no-stopgrad, symmetric-predictor, symmetrized (the W_p/F "
                                                 "system), directpred / directcopy / directset (W_p set from F̂), "
                                                 "scalar (Fig. 10 of [T21]); infonce, infonce-2layer, directclr "
-                                                "(InfoNCE gradient flows of [J22]).")],
+                                                "(InfoNCE gradient flows of [J22]); prediction-head ([WL22]); jepa "
+                                                "(JEPA and MAE in deep linear networks [L24]: --layers is the "
+                                                "depth L, default 3, --init-scale the start eps, default 1e-3).")],
     n1: Annotated[Optional[int], typer.Option(min=1, max=4096, help="n₁, input dimension (W is n₂ × n₁). Default 8 (16 for the "
                                                    "contrastive models).")] = None,
     data: Annotated[Optional[Data], typer.Option(help="Data model: isotropic X = I, X' = σ² I; nuisance X = I, "
@@ -726,6 +744,7 @@ def simulate_cmd(
                                                   rich_help_panel=C_PANEL)] = None,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
+    size: SizeOpt = Size.page,
     as_json: AsJson = False,
 ):
     """Integrate a model of [Tian et al. 2021] / [Wang et al. 2021] / [Jing et al. 2022] from a random start.
@@ -752,7 +771,14 @@ def simulate_cmd(
                        temperature=temperature, samples=samples, batch=batch, layers=layers, d0=d0,
                        init=None if init is None else init.value, views=views)
     if name == "prediction-head":
-        return _prediction_head(seed, start, out, fmt, as_json, given={**shared, **own, **contrastive})
+        return _prediction_head(seed, start, out, fmt, as_json, given={**shared, **own, **contrastive}, size=size)
+    if name == "jepa":
+        from dynsim.models.jepa.job import cli_job
+
+        job = cli_job({**shared, **own, **contrastive}, size=size.value)
+        return _finish("simulate", "simulate_jepa", out=out, fmt=fmt, figure=job["figure"], arrays=job["arrays"],
+                       parameters=job["parameters"], summary=job["summary"], start=start, as_json=as_json,
+                       messages=job["messages"])
     wrong = own if name in CONTRASTIVE else contrastive
     for opt, value in wrong.items():
         if value is not None:
@@ -775,7 +801,7 @@ def simulate_cmd(
         if "representation_rank" in summary:
             messages.append("representation rank: " + ", ".join(
                 f"{k} {v['effective_rank']:.2f}" for k, v in summary["representation_rank"].items()))
-        figure, arrays, params = dynsim.plot_collapse(run), run.arrays(), run.params
+        figure, arrays, params = dynsim.plot_collapse(run, size=size.value), run.arrays(), run.params
     else:
         sim = dynsim.simulate(name, n1=n1, **{k: v for k, v in own.items() if v is not None},
                               **{k: v for k, v in shared.items() if k != "init_scale" and v is not None},
@@ -786,7 +812,7 @@ def simulate_cmd(
                     f"{summary['commutator_final']:.3g}"]
         if "nuisance" in summary:
             messages.append(f"nuisance: {summary['nuisance']['predicted']}")
-        figure, arrays, params = dynsim.plot_simulation(sim), sim.arrays(), sim.params
+        figure, arrays, params = dynsim.plot_simulation(sim, size=size.value), sim.arrays(), sim.params
     if not summary["complete"]:
         messages.insert(0, f"PARTIAL: {summary['failure']}; outputs labelled partial")
     _finish("simulate", f"simulate_{name}", out=out, fmt=fmt, figure=figure, arrays=arrays, parameters=params,
@@ -813,6 +839,7 @@ def stepwise_cmd(
     t1: Annotated[Optional[float], typer.Option(help="Integration time; default past the last step time.")] = None,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
+    size: SizeOpt = Size.page,
     as_json: AsJson = False,
 ):
     """Stepwise learning of linear Barlow Twins [Simon et al. 2023]: dW/dt = -4 (W Γ Wᵀ - I) W Γ.
@@ -831,7 +858,7 @@ def stepwise_cmd(
     messages = [f"PARTIAL: {summary['failure']}"] if not summary["complete"] else []
     messages.append("step times " + ", ".join(f"{v:.3g}" for v in summary["step_times"])
                     + f"; max |λ - closed form| = {summary['max_abs_error_lambda_vs_closed_form']:.2e}")
-    _finish("stepwise", "stepwise", out=out, fmt=fmt, figure=dynsim.plot_stepwise(run), arrays=run.arrays(),
+    _finish("stepwise", "stepwise", out=out, fmt=fmt, figure=dynsim.plot_stepwise(run, size=size.value), arrays=run.arrays(),
             parameters=run.params, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
@@ -841,7 +868,9 @@ def check_cmd(
                                                          show_default=False)] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the claims and exit.")] = False,
     model: Annotated[Optional[str], typer.Option("--model", help="FILE.py or package.module: run the claims it "
-                                                 "registers with @dynsim.claim(...) instead of the seed papers'.")] = None,
+                                                 "registers with @dynsim.claim(...) instead of the seed papers' "
+                                                 "(dynsim.models.jepa.claims: the ten JEPA-vs-MAE claims of "
+                                                 "[L24], not in the default run: about 2 min).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Also write check.json into this directory.")] = None,
     as_json: AsJson = False,
 ):
@@ -849,12 +878,18 @@ def check_cmd(
 
     Each claim is a small experiment with a measured number, a tolerance fixed with the claim and a
     verdict: reproduced, not reproduced (with the numbers), or outside conditions. Exit code 0 even
-    when a claim does not reproduce: that is a finding, not an error.
+    when a claim does not reproduce: that is a finding, not an error. The claims of
+    [Littwin et al. 2024] (JEPA against MAE) are opt-in, as they take about two minutes:
+    dynsim check --model dynsim.models.jepa.claims (--list with --model lists a module's claims).
     """
     import dynsim
     from dynsim.models.seed_claims import REGISTRY, run_checks
     from dynsim._core.io import jsonable, versions
 
+    if list_ and model is not None:
+        from dynsim.tools.claims import user_claims
+
+        REGISTRY = user_claims(model)  # the module's claims, listed as the seed papers' are
     if list_:
         if as_json:
             print(json.dumps([{"name": c.name, "source": c.source, "statement": c.statement, "metric": c.metric,
@@ -908,6 +943,7 @@ def continuation_cmd(
                                             help="Most points of each half-branch.")] = 1000,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
+    size: SizeOpt = Size.page,
     as_json: AsJson = False,
 ):
     """Continuation of equilibria: branches followed by pseudo-arclength continuation from the
@@ -944,7 +980,7 @@ def continuation_cmd(
         f"{s.kind} at {name} = {s.mu:.10g}" for s in res.special) or "none")]
     parameters = {"model_spec": model, **_model_record(m), "over": over, "at": at, "start": start, "coord": coord,
                   "max_points": max_points}
-    _finish("continuation", "continuation", out=out, fmt=fmt, figure=plot_continuation(res, coord=coord),
+    _finish("continuation", "continuation", out=out, fmt=fmt, figure=plot_continuation(res, coord=coord, size=size.value),
             arrays=res.arrays(), parameters=parameters, summary=summary, start=start_t, as_json=as_json,
             messages=messages)
 
@@ -1030,6 +1066,7 @@ def figures_cmd(
     quick: Annotated[bool, typer.Option(help="Small grids, few seeds, short runs: every figure in about a minute "
                                              "(for checking, not for the paper).")] = False,
     out: Out = Path("dynsim-figures"),
+    size: SizeOpt = Size.page,
     as_json: AsJson = False,
 ):
     """Regenerate the seed talks' figures into --out as PDF and PNG, with a manifest.json (figure, command,
@@ -1045,7 +1082,8 @@ def figures_cmd(
             print(f"{name:<{width}}  {f.title}\n{'':<{width}}  $ {f.command}")
         return
     start = time.perf_counter()
-    manifest = make_figures(list(names) if names else None, out, quick=quick, progress=lambda m: _err(f"dynsim: {m}"))
+    manifest = make_figures(list(names) if names else None, out, quick=quick, size=size.value,
+                            progress=lambda m: _err(f"dynsim: {m}"))
     _err(f"dynsim: wrote {len(manifest['figures'])} figures (PDF and PNG) and {out / 'manifest.json'} "
          f"({time.perf_counter() - start:.1f} s)")
     if as_json:

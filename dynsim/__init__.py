@@ -114,53 +114,54 @@ from dynsim._core.gradient_flow import GradientFlow, GradientTraining, field_dis
 __version__ = "0.1.0"
 
 
-def plot_phase_portrait(pp: PhasePortrait):
-    """The phase-portrait figure (imports matplotlib on first use)."""
+def plot_phase_portrait(pp: PhasePortrait, *, size: str = "page"):
+    """The phase-portrait figure (imports matplotlib on first use); ``size="page"`` (7 in wide) or
+    ``"column"`` (3.4 in), as every ``plot_*`` function."""
     from dynsim.plot.seed_figures import plot_phase_portrait as _plot
 
-    return _plot(pp)
+    return _plot(pp, size=size)
 
 
-def plot_stepwise(run: Stepwise):
+def plot_stepwise(run: Stepwise, *, size: str = "page"):
     """The three-panel Barlow Twins steps figure of a :func:`stepwise` run."""
     from dynsim.plot.seed_figures import plot_stepwise as _plot
 
-    return _plot(run)
+    return _plot(run, size=size)
 
 
-def plot_collapse(run: CollapseRun):
+def plot_collapse(run: CollapseRun, *, size: str = "page"):
     """The six-panel figure of a contrastive :func:`simulate_collapse` run."""
     from dynsim.plot.seed_figures import plot_collapse as _plot
 
-    return _plot(run)
+    return _plot(run, size=size)
 
 
-def plot_basin_map(bm: BasinMap):
+def plot_basin_map(bm: BasinMap, *, size: str = "page"):
     """The basin-map figure: basins, stationary points, separatrix; and the time each cell was proven."""
     from dynsim.plot.seed_figures import plot_basin_map as _plot
 
-    return _plot(bm)
+    return _plot(bm, size=size)
 
 
-def plot_sweep(sw: Sweep):
+def plot_sweep(sw: Sweep, *, size: str = "page"):
     """The regime diagram (or bifurcation diagram) of a :func:`sweep`."""
     from dynsim.plot.seed_figures import plot_sweep as _plot
 
-    return _plot(sw)
+    return _plot(sw, size=size)
 
 
-def plot_comparison(c: Comparison):
+def plot_comparison(c: Comparison, *, size: str = "page"):
     """Training against its ODE: spectra over time (theory dashed, band over seeds) and the discrepancy."""
     from dynsim.plot.seed_figures import plot_comparison as _plot
 
-    return _plot(c)
+    return _plot(c, size=size)
 
 
-def plot_simulation(sim: Simulation):
+def plot_simulation(sim: Simulation, *, size: str = "page"):
     """The six-panel figure of a :func:`simulate` run."""
     from dynsim.plot.seed_figures import plot_simulation as _plot
 
-    return _plot(sim)
+    return _plot(sim, size=size)
 
 
 __all__ = [

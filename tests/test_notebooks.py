@@ -38,6 +38,13 @@ EXPECTED = {
     "04_prediction_head.ipynb": {
         "head-a-no-collapse": INC, "head-b-fixed-head-collapse": R, "head-c-offdiag-rise-fall": INC,
     },
+    # QUICK: 401 saved points and 2 SGD seeds; the verdicts are those of the full check.
+    "05_jepa_vs_mae.ipynb": {
+        "jepa-e-closed-form": R, "jepa-e-paper-critical-time": NR, "jepa-e-paper-critical-time-over-L": NR,
+        "jepa-a-greedy-in-lambda": R, "jepa-b-jepa-greedy-in-rho": R, "jepa-b-mae-not-greedy-in-rho": R,
+        "jepa-c-rho-bias-grows-with-depth": R, "jepa-c-depth-at-fixed-layer-scale": NR,
+        "jepa-d-opposite-orders": NR, "jepa-sgd-follows-flow": R,
+    },
 }
 VERDICT = re.compile(r"^VERDICT (\S+): (reproduced|not reproduced|inconclusive)\b", re.M)
 

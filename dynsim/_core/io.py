@@ -206,6 +206,9 @@ def write_outputs(out_dir: str | Path, stem: str, *, figure, arrays: dict[str, n
                   record: dict, fmt: str = "png") -> dict[str, Path]:
     """Write ``stem.{fmt}``, ``stem.npz`` and ``stem.json`` into ``out_dir`` (created if needed).
 
+    The figure is saved with :func:`dynsim.plot.style.savefig` at :data:`DPI`: the same figure
+    gives the same PNG, PDF and SVG bytes.
+
     ``record`` is completed with the package versions and the paths written. Nothing is
     half-written: the three files are written to temporary names in ``out_dir`` and renamed
     into place (``os.replace``) only once all three are complete, so a failed or killed run
@@ -213,6 +216,8 @@ def write_outputs(out_dir: str | Path, stem: str, *, figure, arrays: dict[str, n
     unusable ``out_dir`` (see :func:`check_out_dir`) raises ``DynsimInputError("out", ...)``
     before anything is written.
     """
+    from dynsim.plot.style import savefig  # here: importing dynsim._core.io does not import matplotlib
+
     out = Path(out_dir)
     check_out_dir(out, [stem], formats=(fmt,))
     paths = {"figure": out / f"{stem}.{fmt}", "data": out / f"{stem}.npz", "record": out / f"{stem}.json"}
@@ -221,8 +226,9 @@ def write_outputs(out_dir: str | Path, stem: str, *, figure, arrays: dict[str, n
     data = {k: np.asarray(v) for k, v in arrays.items()}
     out.mkdir(parents=True, exist_ok=True)
     writers = {
-        # constrained layout: no tight bbox pass
-        "figure": lambda f: figure.savefig(f, format=fmt, dpi=DPI),
+        # the house savefig: fixed metadata, layout frozen, so the same figure gives the same bytes
+        # (constrained layout: no tight bbox pass)
+        "figure": lambda f: savefig(figure, f, format=fmt, dpi=DPI),
         "data": lambda f: np.savez_compressed(f, **data),
         "record": lambda f: f.write(text.encode()),
     }

@@ -225,7 +225,7 @@ def _prediction_head(**options):
 def _draw_prediction_head(run, size="page"):
     import dynsim
 
-    return dynsim.plot_prediction_head(run), run.summary()  # its own figure (one size)
+    return dynsim.plot_prediction_head(run, size=size), run.summary()
 
 
 def _compare(*, model, lrs, batches, T, seeds, seed=0):

@@ -40,7 +40,12 @@ from dynsim.plot.style import (  # noqa: F401  (re-exported: other modules impor
     TOLERANCE,
     UNSTABLE,
     WIDTHS,
+    FIELD,
+    NOT_SETTLED_CELL,
+    STATIONARY_LINE,
+    TINTS,
     check_size,
+    point_marker,
     eq,
     number,
     params_text,
@@ -85,10 +90,6 @@ def _letters(axes, titles, size: str = "page"):
         if isinstance(t, tuple):
             t = t[0] if size == "page" else t[1]
         ax.set_title(f"({chr(97 + i)}) {t}", loc="left")
-
-
-def _ms(size: str) -> float:
-    return 6.0 if size == "page" else 5.0
 
 
 def _finite_last(t: np.ndarray) -> int:
@@ -168,13 +169,8 @@ def _partial(solution) -> str | None:
 
 
 def _marker(kind: str, size: str) -> dict:
-    """The stationary point markers of [T21, Fig. 3]."""
-    ms = _ms(size)
-    return {
-        "stable": dict(marker="o", ms=ms, mfc=STABLE, mec="black", mew=0.7),
-        "unstable": dict(marker="o", ms=ms, mfc="white", mec=UNSTABLE, mew=1.5),
-        "degenerate": dict(marker="D", ms=ms - 1, mfc="white", mec=DEGENERATE, mew=1.4),
-    }[kind]
+    """The stationary point markers of [T21, Fig. 3] (:func:`dynsim.plot.style.point_marker`)."""
+    return point_marker(kind, size)
 
 
 def _kind(stability: str) -> str:
@@ -238,7 +234,6 @@ def _trajectory_ends(pp: PhasePortrait, sl: slice):
     return out
 
 
-STATIONARY_LINE = "0.3"  # a line of (non-isolated) stationary points
 TRAJ_COLOURS = {"collapse": COLLAPSED, "nontrivial": NONTRIVIAL, "open": "0.55", "failed": "black"}
 
 
@@ -280,7 +275,7 @@ def _stationary_lines(ax, pp: PhasePortrait, w: Window) -> bool:
 def _plane(ax, pp: PhasePortrait, w: Window, prefix: str, sl: slice, size: str) -> dict:
     f = pp.fields
     ax.streamplot(f[prefix + "field_p"], f[prefix + "field_s"], f[prefix + "field_dp"], f[prefix + "field_ds"],
-                  color="#C8C8C8", density=0.9 if size == "page" else 0.6, linewidth=0.5, arrowsize=0.6, zorder=1,
+                  color=FIELD, density=0.9 if size == "page" else 0.6, linewidth=0.5, arrowsize=0.6, zorder=1,
                   broken_streamlines=True)
     ax.contour(f[prefix + "nullcline_p"], f[prefix + "nullcline_s"], f[prefix + "nullcline_dp"], [0.0],
                colors=NULL_P, linewidths=1.2, zorder=2)
@@ -945,7 +940,7 @@ def plot_collapse(run, *, size: str = "page"):
 
 
 BASIN_COLOURS = {0: COLLAPSED, 1: NONTRIVIAL, -1: NOT_SETTLED, -2: FAILED}
-BASIN_TINTS = {0: "#F2C4A6", 1: "#A9CCE6", -1: "#D9D9D9", -2: "black"}
+BASIN_TINTS = {0: TINTS[COLLAPSED], 1: TINTS[NONTRIVIAL], -1: NOT_SETTLED_CELL, -2: FAILED}
 
 
 def _edges(v: np.ndarray, log: bool) -> np.ndarray:

@@ -9,8 +9,12 @@ One meaning per colour, in every panel of every figure:
 
 - ``COLLAPSED`` (vermillion): what collapses, or goes to the collapsed state ``p* = 0``;
 - ``NONTRIVIAL`` (blue): what stays away from collapse, or goes to the non-trivial ``p*_+``;
-- stationary points as in [T21, Fig. 3]: ``STABLE`` filled red, ``UNSTABLE`` hollow green,
-  ``DEGENERATE`` hollow purple diamond;
+- stationary points as in [T21, Fig. 3] (:func:`point_marker`): ``STABLE`` filled red,
+  ``UNSTABLE`` hollow green (a saddle a hollow green cross), ``DEGENERATE`` hollow purple diamond;
+- a model's attractors (their trajectories; their basins in :func:`tint`): the collapsed state
+  ``COLLAPSED``, the others ``ATTRACTORS`` (``NONTRIVIAL`` first), see :func:`attractor_colours`;
+- a saddle's ``STABLE_MANIFOLD`` (the separatrix) solid black, its ``UNSTABLE_MANIFOLD``
+  dash-dotted; the direction field light grey (``FIELD``);
 - ``THEORY`` (black, dashed): a closed form or a prediction; measurements are solid lines;
 - ``TOLERANCE`` (grey, dotted): the rounding or solver level a quantity is compared with;
 - ``NOT_SETTLED`` grey and ``FAILED`` black cells or runs.
@@ -51,6 +55,18 @@ TOLERANCE = {"color": "0.45", "ls": ":", "lw": 1.0}
 SERIES = [PALETTE[c] for c in ("orange", "sky", "green", "purple", "black", "grey")]
 #: The colour map of an ordered family (index j, a parameter value), from dark to light.
 SEQUENCE = "viridis"
+#: The direction field's streamlines, and a line of (non-isolated) stationary points.
+FIELD = "#C8C8C8"
+STATIONARY_LINE = "0.3"
+#: A saddle's stable manifold (a separatrix between basins) and its unstable manifold.
+STABLE_MANIFOLD = {"color": "black", "ls": "-", "lw": 1.4}
+UNSTABLE_MANIFOLD = {"color": "black", "ls": "-.", "lw": 1.0}
+#: The attractors of a model, in order (their trajectories, their basins): the collapsed state is
+#: always ``COLLAPSED``; the others take these, ``NONTRIVIAL`` first (see :func:`attractor_colours`).
+ATTRACTORS = [NONTRIVIAL, PALETTE["orange"], PALETTE["sky"], PALETTE["yellow"], "#882255", "#44AA99", "#999933"]
+#: Basin cells: light tints of the attractors' colours (see :func:`tint`), not settled light grey.
+TINTS = {COLLAPSED: "#F2C4A6", NONTRIVIAL: "#A9CCE6"}
+NOT_SETTLED_CELL = "#D9D9D9"
 
 STYLE = {
     "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7,
@@ -94,6 +110,46 @@ def style(size: str = "page"):
     """The house rcParams (with the one-column adjustments for ``size="column"``)."""
     with plt.rc_context({**STYLE, **(COLUMN if size == "column" else {})}):
         yield
+
+
+def point_marker(kind: str, size: str = "page") -> dict:
+    """The stationary-point markers of [T21, Fig. 3] (``ax.plot(x, y, ls="none", **point_marker(k))``):
+    ``"stable"`` filled red, ``"unstable"`` hollow green, ``"saddle"`` a hollow green cross,
+    ``"degenerate"`` a hollow purple diamond."""
+    ms = 6.0 if size == "page" else 5.0
+    return {
+        "stable": dict(marker="o", ms=ms, mfc=STABLE, mec="black", mew=0.7),
+        "unstable": dict(marker="o", ms=ms, mfc="white", mec=UNSTABLE, mew=1.5),
+        "saddle": dict(marker="X", ms=ms + 1.0, mfc="white", mec=UNSTABLE, mew=1.2),
+        "degenerate": dict(marker="D", ms=ms - 1, mfc="white", mec=DEGENERATE, mew=1.4),
+    }[kind]
+
+
+def attractor_colours(points) -> list[str]:
+    """One colour per attractor (rows of ``points``, states): ``COLLAPSED`` for the collapsed state
+    (every coordinate 0), the others :data:`ATTRACTORS` in order (repeating past the seventh)."""
+    import numpy as np
+
+    pts = np.asarray(points, float).reshape(len(points), -1) if len(points) else np.zeros((0, 1))
+    scale = max(1.0, float(np.max(np.abs(pts[np.isfinite(pts)])))) if np.isfinite(pts).any() else 1.0
+    out, k = [], 0
+    for y in pts:
+        if np.all(np.abs(y) <= 1e-12 * scale):
+            out.append(COLLAPSED)
+        else:
+            out.append(ATTRACTORS[k % len(ATTRACTORS)])
+            k += 1
+    return out
+
+
+def tint(colour, white: float = 0.65) -> str:
+    """The light version of ``colour`` for filled regions (basins): :data:`TINTS` for the collapsed
+    and non-trivial colours, otherwise ``colour`` mixed with ``white`` parts of white."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    if colour in TINTS:
+        return TINTS[colour]
+    return to_hex([c + (1.0 - c) * white for c in to_rgb(colour)])
 
 
 def check_size(size: str) -> str:

@@ -413,38 +413,45 @@ def basins_fractions(model: AbstractSystem, box, *, samples: int = 4096, seed: i
 
 def plot_basin_map(bm: BasinMap, *, size: str = "page"):
     """Basins coloured by attractor (not settled grey, failed black), the attractors and saddles,
-    and the saddles' stable manifolds (the separatrices)."""
+    and the saddles' stable manifolds (the separatrices), in the house style of
+    :mod:`dynsim.plot.style` at ``size="page"`` (7 in wide, the key beside the map) or ``"column"``
+    (3.4 in, the key under it)."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
 
-    from dynsim.plot.style import PALETTE, style
-    from dynsim.tools.phase_portrait import _coords, _label, _sym, _fmt
+    from dynsim.plot.style import FAILED as FAILED_COLOUR
+    from dynsim.plot.style import (NOT_SETTLED_CELL, STABLE_MANIFOLD, WIDTHS, attractor_colours, check_size, point_marker,
+                                   style, suptitle, tint)
+    from dynsim.tools.phase_portrait import _coords, _label, _title_items
 
-    colours = [PALETTE[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky", "yellow")]
+    check_size(size)
     names = bm.attractors.names
     m = len(names)
     pl = bm.plane
-    cmap = ListedColormap(["black", "0.8"] + [colours[i % len(colours)] for i in range(m)])
+    fills = [tint(c) for c in attractor_colours(bm.attractors.points)]
+    cmap = ListedColormap([FAILED_COLOUR, NOT_SETTLED_CELL, *fills])
     counts = bm.counts()
-    width = 6.0 if size == "page" else 3.4
-    with style():
-        fig, ax = plt.subplots(figsize=(width, 0.75 * width + 0.5), layout="constrained")
+    page = size == "page"
+    w = WIDTHS[size]
+    with style(size):
+        fig, ax = plt.subplots(figsize=(w, 3.6) if page else (w, 3.9), layout="constrained")
         cx, cy = _coords(pl.x, pl.x.values()), _coords(pl.y, pl.y.values())
         ax.pcolormesh(cx, cy, bm.labels.astype(int) + 2, cmap=cmap, vmin=-0.5, vmax=m + 1.5, shading="nearest",
                       rasterized=True)
         handles = []
         for i, nm in enumerate(names):
             if counts[nm]:
-                handles.append(Patch(color=colours[i % len(colours)], label=f"basin of {nm} ({100 * counts[nm] / bm.labels.size:.1f}%)"))
-        for key, colour in (("not settled", "0.8"), ("failed", "black")):
+                handles.append(Patch(fc=fills[i], label=f"basin of {nm} ({100 * counts[nm] / bm.labels.size:.1f}%)"))
+        for key, colour in (("not settled", NOT_SETTLED_CELL), ("failed", FAILED_COLOUR)):
             if counts[key]:
-                handles.append(Patch(color=colour, label=f"{key} ({100 * counts[key] / bm.labels.size:.1f}%)"))
+                handles.append(Patch(fc=colour, label=f"{key} ({100 * counts[key] / bm.labels.size:.1f}%)"))
         for b in bm.separatrices:
-            ax.plot(_coords(pl.x, b.points[:, pl.axes[0]]), _coords(pl.y, b.points[:, pl.axes[1]]), color="black", lw=1.4)
+            ax.plot(_coords(pl.x, b.points[:, pl.axes[0]]), _coords(pl.y, b.points[:, pl.axes[1]]), **STABLE_MANIFOLD)
         if bm.separatrices:
-            handles.append(Line2D([], [], color="black", lw=1.4, label="stable manifold of a saddle"))
+            handles.append(Line2D([], [], **STABLE_MANIFOLD, label="stable manifold of a saddle"))
         fp = bm.attractors.fixed_points
         show = pl.contains(fp.points, margin=0.01) & pl.in_slice(fp.points)
         drew = set()
@@ -454,25 +461,26 @@ def plot_basin_map(bm: BasinMap, *, size: str = "page"):
                 continue
             st = fp.stability[i]
             if st.startswith("stable"):
-                kw, key = dict(marker="o", ms=7, mfc="white", mec="black", mew=1.2), "stable point"
+                kw, key = point_marker("stable", size), "stable point"
             elif st == "saddle":
-                kw, key = dict(marker="X", ms=8, mfc="white", mec="black", mew=1.0), "saddle"
+                kw, key = point_marker("saddle", size), "saddle"
+            elif st == "degenerate":
+                kw, key = point_marker("degenerate", size), "degenerate point"
             else:
-                kw, key = dict(marker="o", ms=6, mfc="0.5", mec="black", mew=0.8), st
-            ax.plot(x, y, ls="none", zorder=5, clip_on=False, **kw)
+                kw, key = point_marker("unstable", size), st
+            ax.plot(x, y, ls="none", zorder=7 if key == "stable point" else 6, clip_on=False, **kw)
             if key not in drew:
                 drew.add(key)
                 handles.append(Line2D([], [], ls="none", label=key, **kw))
-        from matplotlib.ticker import FuncFormatter
-
         for axis, setter, fmt, k in ((pl.x, ax.set_xlabel, ax.xaxis, pl.axes[0]), (pl.y, ax.set_ylabel, ax.yaxis, pl.axes[1])):
             setter(_label(bm.model, k) + (" (log scale)" if axis.log else ""))
             if axis.log:
                 fmt.set_major_formatter(FuncFormatter(lambda v, _: f"$10^{{{v:g}}}$"))
         ax.set_xlim(cx[0], cx[-1])
         ax.set_ylim(cy[0], cy[-1])
-        fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
-        params = ", ".join(f"{_sym(bm.model, k)} = {_fmt(v)}" for k, v in bm.model.parameters().items() if np.ndim(v) == 0)
-        ax.set_title(f"{type(bm.model).__name__}" + (f": {params}" if params else "") +
-                     f"; {pl.x.num} x {pl.y.num} initial conditions", loc="left")
+        if page:
+            fig.legend(handles=handles, loc="outside right upper", ncols=1)
+        else:
+            fig.legend(handles=handles, loc="outside lower center", ncols=2)
+        suptitle(fig, _title_items(bm.model, f"{pl.x.num}" + r"$\times$" + f"{pl.y.num} initial conditions"), size)
     return fig

@@ -36,15 +36,22 @@ def claim(name: str, *, statement: str, tolerance: float, metric: str = "measure
     return wrap
 
 
-def run_user_claims(path: str, progress: Callable[[str], None] | None = None):
-    """Import ``path`` (``FILE.py`` or ``package.module``) and run the claims it registered."""
+def user_claims(path: str) -> dict:
+    """Import ``path`` (``FILE.py`` or ``package.module``) and return the claims it registered, by name."""
     from dynsim._core.loading import import_target
-    from dynsim.models.seed_claims import run_claim
 
     module = import_target(path)
     claims = USER_CLAIMS.get(module.__name__, {})
     if not claims:
         raise DynsimInputError("model", f"{path} registers no claim (decorate a function with @dynsim.claim(...))")
+    return claims
+
+
+def run_user_claims(path: str, progress: Callable[[str], None] | None = None):
+    """Import ``path`` (``FILE.py`` or ``package.module``) and run the claims it registered."""
+    from dynsim.models.seed_claims import run_claim
+
+    claims = user_claims(path)
     out = []
     for c in claims.values():
         if progress is not None:

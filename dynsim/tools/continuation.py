@@ -810,14 +810,15 @@ def _spans_decades(values: np.ndarray) -> bool:
     return mag.size > 1 and float(mag.max() / mag.min()) >= 1e2 and float(np.mean(mag < 1e-2 * mag.max())) >= 0.25
 
 
-def plot_continuation(result: Continuation, coord: int | str = 0):
+def plot_continuation(result: Continuation, coord: int | str = 0, *, size: str = "page"):
     """The bifurcation diagram: state component ``coord`` (an index or a state name) of every branch
     against the parameter, stable solid, unstable dashed, special points marked and labelled (F:
     fold, BP: branch point, H: Hopf); a log parameter axis when the continuation was in ``log``,
-    and a log (symlog, when 0 is among them) state axis when the values span decades."""
+    and a log (symlog, when 0 is among them) state axis when the values span decades. In the house
+    style of :mod:`dynsim.plot.style`, ``size="page"`` (7 in wide) or ``"column"`` (3.4 in)."""
     import matplotlib.pyplot as plt
 
-    from dynsim.plot.style import PALETTE, STABLE, UNSTABLE, style
+    from dynsim.plot.style import STABLE, UNSTABLE, check_size, figsize, style
 
     names = result.state_names
     if isinstance(coord, str) and coord in names:
@@ -825,11 +826,13 @@ def plot_continuation(result: Continuation, coord: int | str = 0):
     if isinstance(coord, bool) or not isinstance(coord, (int, np.integer)) or not 0 <= coord < len(names):
         raise DynsimInputError("coord", f"coord must be a state index in [0, {len(names)}) or one of "
                                         f"{', '.join(names)} (got {coord!r})")
-    markers = {"fold": ("o", PALETTE["black"], "F", "fold (saddle-node)"),
-               "branch point": ("s", PALETTE["blue"], "BP", "branch point"),
-               "hopf": ("D", PALETTE["vermillion"], "H", "Hopf")}
-    with style():
-        fig, ax = plt.subplots(figsize=(6.2, 4.2), layout="constrained")
+    check_size(size)
+    # special points: black, told apart by shape and letter (red and green are the branches' stability)
+    markers = {"fold": (dict(marker="o", mfc="black"), "F", "fold (saddle-node)"),
+               "branch point": (dict(marker="s", mfc="white", mew=1.2), "BP", "branch point"),
+               "hopf": (dict(marker="D", mfc="white", mew=1.2), "H", "Hopf")}
+    with style(size):
+        fig, ax = plt.subplots(figsize=figsize(size, 4.0 if size == "page" else 2.8), layout="constrained")
         labelled = set()
         for b in result.branches:
             y = b.states[:, coord]
@@ -844,12 +847,12 @@ def plot_continuation(result: Continuation, coord: int | str = 0):
             pts = result.of_kind(kind)
             if not pts:
                 continue
-            marker, color, short, label = markers[kind]
-            ax.plot([p.mu for p in pts], [p.state[coord] for p in pts], marker, color=color, ms=5.5, ls="none",
-                    zorder=5, label=label)
+            kw, short, label = markers[kind]
+            ax.plot([p.mu for p in pts], [p.state[coord] for p in pts], ls="none", mec="black",
+                    ms=5.5 if size == "page" else 4.5, zorder=5, label=label, **kw)
             for p in pts:
-                ax.annotate(short, (p.mu, p.state[coord]), xytext=(4, 4), textcoords="offset points", fontsize=8,
-                            color=color)
+                ax.annotate(short, (p.mu, p.state[coord]), xytext=(4, 4), textcoords="offset points",
+                            fontsize=plt.rcParams["font.size"], color="black")
         if result.log:
             ax.set_xscale("log")
         values = np.concatenate([b.states[:, coord] for b in result.branches]) if result.branches else np.zeros(1)

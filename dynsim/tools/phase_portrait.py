@@ -280,24 +280,35 @@ def _label(model, i: int) -> str:
 def plot_phase_portrait(pp: PhasePortrait, *, size: str = "page"):
     """The figure: one panel per window (main first, then zooms), direction field, nullclines,
     manifolds, stationary points (stable filled, unstable hollow, saddles as crosses) and
-    trajectories coloured by the attractor they reach."""
+    trajectories coloured by the attractor they reach, in the house style of
+    :mod:`dynsim.plot.style` at ``size="page"`` (7 in wide, panels side by side) or ``"column"``
+    (3.4 in, panels stacked)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
 
-    from dynsim.plot.style import PALETTE, STABLE, UNSTABLE, style
+    from dynsim.plot.style import (FIELD, NULL_P, NULL_S, NULL_S_LS, NOT_SETTLED, STABLE_MANIFOLD, STATIONARY_LINE,
+                                   UNSTABLE_MANIFOLD, WIDTHS, attractor_colours, check_size, point_marker, style,
+                                   suptitle)
 
-    colours = [PALETTE[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky", "yellow")]
+    check_size(size)
     fp = pp.fixed_points
     model = pp.model
-    att_colour = {int(i): colours[k % len(colours)] for k, i in enumerate(pp.attractors)}
+    att_colour = dict(zip((int(i) for i in pp.attractors), attractor_colours(fp.points[list(pp.attractors)])))
     n = len(pp.panels)
-    width = 7.0 if size == "page" else 3.4
-    with style():
-        fig, axs = plt.subplots(1, n, figsize=(width if n > 1 else 0.6 * width + 1.2, 0.42 * width + 0.9),
-                                layout="constrained", squeeze=False)
+    page = size == "page"
+    w = WIDTHS[size]
+    one_row = page and n == 1  # one panel on a page: the key beside it, not under it
+    with style(size):
+        if page:
+            figsize = (w, 3.5 if n == 1 else 0.42 * w + 0.9 if n == 2 else 0.3 * w + 1.0)
+            fig, axs = plt.subplots(1, n, figsize=figsize, layout="constrained", squeeze=False)
+            axs = axs[0]
+        else:
+            fig, axs = plt.subplots(n, 1, figsize=(w, 2.45 * n + 1.05), layout="constrained", squeeze=False)
+            axs = axs[:, 0]
         handles: dict[str, object] = {}
-        for k, (ax, panel) in enumerate(zip(axs[0], pp.panels)):
+        for k, (ax, panel) in enumerate(zip(axs, pp.panels)):
             pl = panel.plane
             X, Y, fx, fy = panel.field
             cx, cy = _coords(pl.x, X), _coords(pl.y, Y)
@@ -305,31 +316,28 @@ def plot_phase_portrait(pp: PhasePortrait, *, size: str = "page"):
             gx = fx / (X * math.log(10)) if pl.x.log else fx
             gy = fy / (Y * math.log(10)) if pl.y.log else fy
             ux, uy = (cx[0, -1] - cx[0, 0]), (cy[-1, 0] - cy[0, 0])
-            speed = np.hypot(gx / ux, gy / uy)
             with np.errstate(invalid="ignore", divide="ignore"):
                 ok = np.isfinite(gx) & np.isfinite(gy)
             if ok.all():
-                ax.streamplot(cx[0], cy[:, 0], gx / ux, gy / uy, color="0.72", linewidth=0.55, density=0.9,
-                              arrowsize=0.6, zorder=1, broken_streamlines=True)
-                handles.setdefault("field", Line2D([], [], color="0.72", lw=0.8, label="direction field"))
+                ax.streamplot(cx[0], cy[:, 0], gx / ux, gy / uy, color=FIELD, linewidth=0.5,
+                              density=0.9 if page else 0.7, arrowsize=0.6, zorder=1, broken_streamlines=True)
+                handles.setdefault("field", Line2D([], [], color=FIELD, lw=0.8, label="direction field"))
             X, Y, fx, fy = panel.nullclines
             nx, ny = _coords(pl.x, X), _coords(pl.y, Y)
-            for f, colour, ls, key in ((fx, PALETTE["purple"], "-", f"${{\\dot{{{model.state_names[pl.axes[0]]}}}}} = 0$"),
-                                       (fy, "0.25", (0, (1, 1.5)), f"${{\\dot{{{model.state_names[pl.axes[1]]}}}}} = 0$")):
+            for f, colour, ls, key in ((fx, NULL_P, "-", f"${{\\dot{{{model.state_names[pl.axes[0]]}}}}} = 0$"),
+                                       (fy, NULL_S, NULL_S_LS, f"${{\\dot{{{model.state_names[pl.axes[1]]}}}}} = 0$")):
                 if np.nanmin(f) < 0 < np.nanmax(f):
-                    ax.contour(nx, ny, f, levels=[0.0], colors=[colour], linewidths=1.1, linestyles=[ls], zorder=3)
-                    handles.setdefault(key, Line2D([], [], color=colour, ls=ls, lw=1.1, label=key + " nullcline"))
+                    ax.contour(nx, ny, f, levels=[0.0], colors=[colour], linewidths=1.2, linestyles=[ls], zorder=3)
+                    handles.setdefault(key, Line2D([], [], color=colour, ls=ls, lw=1.2, label=key + " nullcline"))
             for b in pp.manifolds:
                 bx, by = _coords(pl.x, b.points[:, pl.axes[0]]), _coords(pl.y, b.points[:, pl.axes[1]])
-                colour = "black"
-                ls = "-" if b.kind == "stable" else "--"
-                ax.plot(bx, by, color=colour, lw=1.3, ls=ls, zorder=4)
-                handles.setdefault(f"manifold-{b.kind}", Line2D([], [], color=colour, ls=ls, lw=1.3,
-                                                             label=f"{b.kind} manifold"))
+                kw = STABLE_MANIFOLD if b.kind == "stable" else UNSTABLE_MANIFOLD
+                ax.plot(bx, by, **kw, zorder=4)
+                handles.setdefault(f"manifold-{b.kind}", Line2D([], [], **kw, label=f"{b.kind} manifold"))
             ys = np.asarray(panel.trajectories.ys)
             for traj, lab in zip(ys, panel.attractor):
                 good = np.all(np.isfinite(traj), axis=1)
-                colour = att_colour.get(int(lab), PALETTE["grey"])
+                colour = att_colour.get(int(lab), NOT_SETTLED)
                 ax.plot(_coords(pl.x, traj[good, pl.axes[0]]), _coords(pl.y, traj[good, pl.axes[1]]),
                         color=colour, lw=0.9, alpha=0.9, zorder=2)
                 ax.plot(_coords(pl.x, traj[0, pl.axes[0]]), _coords(pl.y, traj[0, pl.axes[1]]), ".", ms=2.5,
@@ -345,23 +353,17 @@ def plot_phase_portrait(pp: PhasePortrait, *, size: str = "page"):
                 if not np.isfinite(x) or not np.isfinite(y):
                     continue
                 if not fp.isolated[i]:
-                    style_ = dict(marker="o", ms=3, mfc=PALETTE["grey"], mec=PALETTE["grey"])
+                    style_ = dict(marker="o", ms=3, mfc=STATIONARY_LINE, mec=STATIONARY_LINE)
                     key, text = "continuum", "non-isolated stationary"
                 elif st.startswith("stable"):
-                    style_ = dict(marker="o", ms=7, mfc=att_colour.get(int(i), STABLE), mec="black", mew=0.9)
-                    key, text = "stable", "stable point"
+                    style_, key, text = point_marker("stable", size), "stable", "stable point"
                 elif st == "saddle":
-                    style_ = dict(marker="X", ms=8, mfc="white", mec="black", mew=1.0)
-                    key, text = "saddle", "saddle"
+                    style_, key, text = point_marker("saddle", size), "saddle", "saddle"
                 elif st == "degenerate":
-                    style_ = dict(marker="D", ms=6, mfc="white", mec=PALETTE["purple"], mew=1.5)
-                    key, text = "degenerate", "degenerate point"
+                    style_, key, text = point_marker("degenerate", size), "degenerate", "degenerate point"
                 else:
-                    style_ = dict(marker="o", ms=7, mfc="white", mec=UNSTABLE, mew=1.8)
-                    key, text = "unstable", "unstable point"
-                ax.plot(x, y, ls="none", zorder=7, clip_on=False, **style_)
-                if key == "stable":  # filled in its basin's colour in the panels; neutral in the key
-                    style_ = {**style_, "mfc": "0.35"}
+                    style_, key, text = point_marker("unstable", size), "unstable", "unstable point"
+                ax.plot(x, y, ls="none", zorder=7 if key == "stable" else 6, clip_on=False, **style_)
                 handles.setdefault(key, Line2D([], [], ls="none", label=text, **style_))
             ax.set_xlim(_coords(pl.x, pl.x.lo), _coords(pl.x, pl.x.hi))
             ax.set_ylim(_coords(pl.y, pl.y.lo), _coords(pl.y, pl.y.hi))
@@ -375,10 +377,27 @@ def plot_phase_portrait(pp: PhasePortrait, *, size: str = "page"):
                  *[h for h in handles if h.startswith("att")], "other"]
         legend = [handles[h] for h in dict.fromkeys(order) if h in handles]
         legend += [handles[h] for h in handles if handles[h] not in legend]
-        fig.legend(handles=legend, loc="outside lower center", ncol=min(4, len(legend)), frameon=False)
-        params = ", ".join(f"{_sym(model, k)} = {_fmt(v)}" for k, v in model.parameters().items() if np.ndim(v) == 0)
-        fig.suptitle(f"{type(model).__name__}" + (f": {params}" if params else ""))
+        if one_row:
+            fig.legend(handles=legend, loc="outside right upper", ncols=1)
+        else:
+            fig.legend(handles=legend, loc="outside lower center", ncols=min(4 if page else 2, len(legend)))
+        suptitle(fig, _title_items(model), size)
     return fig
+
+
+def _title_items(model, *extra: str) -> list[str]:
+    """The figure title: the model's name and its scalar parameters (``$\\eta = 0.01$`` for a
+    parameter with a symbol), then ``extra``: for :func:`dynsim.plot.style.suptitle`."""
+    from dynsim.plot.style import number
+
+    params = []
+    for k, v in model.parameters().items():
+        if np.ndim(v) != 0:
+            continue
+        sym = next((s.symbol for s in model.param_specs() if s.name == k and s.symbol), None)
+        params.append(f"${sym} = {number(float(v), math=True)}$" if sym else f"{k} = {_fmt(v)}")
+    items = [f"{type(model).__name__}" + (":" if params or extra else ""), *params, *extra]
+    return items
 
 
 def _fmt(v) -> str:

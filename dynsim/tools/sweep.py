@@ -109,40 +109,44 @@ def sweep_model(model: AbstractSystem, over: Axis, *, quantity: str = "fixed-poi
 def plot_model_sweep(sw: ModelSweep, *, coord: int | None = None, size: str = "page"):
     """Fixed points: the plotted coordinate of each stationary point against the parameter (stable
     filled, unstable hollow). Basin fractions: the fraction of each attractor (named by its state)
-    and of the unsettled, with standard-error bars."""
+    and of the unsettled, with standard-error bars. In the house style of :mod:`dynsim.plot.style`,
+    ``size="page"`` (7 in wide) or ``"column"`` (3.4 in)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from dynsim.plot.style import PALETTE, STABLE, UNSTABLE, style
+    from dynsim.plot.style import NOT_SETTLED, attractor_colours, check_size, figsize, point_marker, style
     from dynsim.tools.phase_portrait import _label, _sym
 
     k = sw.plane.axes[0] if coord is None else coord
-    width = 6.0 if size == "page" else 3.4
-    with style():
-        fig, ax = plt.subplots(figsize=(width, 0.62 * width), layout="constrained")
+    check_size(size)
+    ms = 4.0 if size == "page" else 3.5
+    with style(size):
+        fig, ax = plt.subplots(figsize=figsize(size, 3.6 if size == "page" else 2.4), layout="constrained")
         if sw.quantity == "fixed-points":
+            marker = {st: {**point_marker("stable" if st else "unstable", size), "ms": ms, "mew": 0.5 if st else 1.0}
+                      for st in (True, False)}
             for p in sw.points:
                 for y, st in zip(p["states"], p["stable"]):
-                    ax.plot(p["value"], y[k], "o", ms=4, mfc=STABLE if st else "white", mec=STABLE if st else UNSTABLE,
-                            mew=1.0)
+                    ax.plot(p["value"], y[k], ls="none", **marker[bool(st)])
             ax.set_ylabel(_label(sw.model, k) + " at the stationary points")
-            ax.legend(handles=[Line2D([], [], ls="none", marker="o", mfc=STABLE, mec=STABLE, label="stable"),
-                               Line2D([], [], ls="none", marker="o", mfc="white", mec=UNSTABLE, label="unstable")],
-                      frameon=False)
+            kinds = {bool(st) for p in sw.points for st in p["stable"]}
+            ax.legend(handles=[Line2D([], [], ls="none", label="stable" if st else "unstable", **marker[st])
+                               for st in (True, False) if st in kinds])
         else:
-            names = sorted({a["name"] for p in sw.points for a in p["attractors"]})
-            colours = [PALETTE[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky")]
+            states = {a["name"]: a["state"] for p in sw.points for a in p["attractors"]}
+            names = sorted(states)
+            colours = attractor_colours([states[nm] for nm in names])
             for j, nm in enumerate(names):
                 f = np.array([p["fractions"].get(nm, np.nan) for p in sw.points])
                 e = np.array([p["standard_errors"].get(nm, np.nan) for p in sw.points])
                 if np.any(np.isfinite(f)):
-                    ax.errorbar(sw.over.values(), f, yerr=e, marker="o", ms=3, color=colours[j % 6], label=f"to {nm}")
+                    ax.errorbar(sw.over.values(), f, yerr=e, marker="o", ms=3, color=colours[j], label=f"to {nm}")
             un = np.array([p["fractions"]["not settled"] for p in sw.points])
             if np.any(un > 0):
-                ax.plot(sw.over.values(), un, "s--", ms=3, color=PALETTE["grey"], label="not settled")
+                ax.plot(sw.over.values(), un, "s--", ms=3, color=NOT_SETTLED, label="not settled")
             ax.set_ylabel("basin fraction")
             ax.set_ylim(-0.02, 1.02)
-            ax.legend(frameon=False, fontsize=7)
+            ax.legend()
         if sw.over.log:
             ax.set_xscale("log")
         ax.set_xlabel(_sym(sw.model, sw.over.name))

@@ -158,6 +158,29 @@ def test_write_outputs_refuses_a_directory_target_before_writing(tmp_path, figur
     assert sorted(p.name for p in tmp_path.iterdir()) == ["job.npz"]
 
 
+@pytest.mark.parametrize("fmt", ["png", "pdf", "svg"])
+def test_write_outputs_same_figure_same_bytes(tmp_path, fmt):
+    """The figure is saved with dynsim.plot.style.savefig: no dates, fixed SVG ids."""
+    files = []
+    for run in ("a", "b"):
+        fig = _figure()
+        try:
+            paths = write_outputs(tmp_path / run, "job", figure=fig, arrays={"x": np.zeros(2)}, record={}, fmt=fmt)
+        finally:
+            plt.close(fig)
+        files.append(paths["figure"].read_bytes())
+    assert files[0] == files[1]
+    assert b"CreationDate" not in files[0] and b"<dc:date>" not in files[0]
+
+
+def test_importing_io_does_not_import_matplotlib():
+    import subprocess
+    import sys
+
+    code = "import sys, dynsim._core.io; assert 'matplotlib' not in sys.modules, 'imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
 # --- check_out_dir ------------------------------------------------------------------------------
 
 

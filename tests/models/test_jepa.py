@@ -152,6 +152,10 @@ def test_figure(run3):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+    fig = jepa.plot_jepa(run3, size="column")  # one column: the three panels stacked
+    assert len(fig.axes) == 3 and fig.get_size_inches()[0] == pytest.approx(3.4)
+    assert fig.get_size_inches()[1] > 3 * 1.5
+    plt.close(fig)
 
 
 def test_claims_on_one_depth(run3, monkeypatch):
@@ -272,3 +276,51 @@ def test_ema_target_equals_the_online_target_where_they_coincide():
     np.testing.assert_array_equal(f_ema["T1"], 0.0)
     y = ema.pack({**w, "T1": 0 * w["W1"], "T2": w["W2"]})
     np.testing.assert_allclose(ema.unpack(ema.vector_field(0.0, y))["T1"], 0.7 * w["W1"], rtol=EXACT)
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def test_simulate_jepa_command(tmp_path, capsys):
+    """``dynsim simulate jepa`` (depth 2, 41 saved points): both objectives, the figure, .npz and .json."""
+    import json
+
+    import cli
+
+    rc = cli.main(["simulate", "jepa", "--layers", "2", "--n-save", "41", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    for ext in ("png", "npz", "json"):
+        assert (tmp_path / f"simulate_jepa.{ext}").stat().st_size > 0, ext
+    record = json.loads((tmp_path / "simulate_jepa.json").read_text())
+    p = record["parameters"]
+    assert p["depth"] == 2 and p["n_save"] == 41 and p["eps"] == 1e-3, p
+    assert p["rho"] == pytest.approx(list(js.DEFAULT_RHO)), p
+    assert record["summary"]["complete"]
+    assert "JEPA: features learned in the order rho=1," in err and "MAE: features learned" in err, err
+    with np.load(tmp_path / "simulate_jepa.npz") as z:
+        assert z["jepa_strength"].shape == (41, 4)
+
+
+@pytest.mark.parametrize("option", [["--eta", "0.1"], ["--decay", "0.5"], ["--max-steps", "5"]],
+                         ids=["eta", "decay", "max-steps"])
+def test_simulate_jepa_refuses_what_does_not_apply(tmp_path, capsys, option):
+    import cli
+
+    rc = cli.main(["simulate", "jepa", *option, "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1, err
+    assert lines[0].startswith(f"dynsim: error: {option[0]}: does not apply to jepa"), err
+    assert not list(tmp_path.glob("simulate_jepa.*"))
+
+
+def test_check_lists_the_jepa_claims(capsys):
+    """``dynsim check --list --model dynsim.models.jepa.claims``: the ten claims (run opt-in, not by default)."""
+    import cli
+    from dynsim.models.seed_claims import REGISTRY
+
+    assert cli.main(["check", "--list", "--model", "dynsim.models.jepa.claims"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 10 and all(line.startswith("jepa-") for line in lines), lines
+    assert not any(name.startswith("jepa-") for name in REGISTRY)

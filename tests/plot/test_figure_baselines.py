@@ -65,8 +65,7 @@ def _cases():
 
 
 CASES = _cases()
-ONE_SIZE = {"prediction-head"}  # drawn by its model's own plot function, one size
-PARAMS = [(n, s) for n in CASES for s in SIZES if not (n in ONE_SIZE and s == "column")]
+PARAMS = [(n, s) for n in CASES for s in SIZES]
 
 
 class _Made:

@@ -32,12 +32,16 @@ def plot_jepa(run: js.JepaRun, size: str = "page"):
     L, eps, frac = run.params["depth"], run.params["eps"], run.params["frac"]
     lam, rho = np.asarray(run.params["lam"]), np.asarray(run.params["rho"])
     markers = {"jepa": ("o", PALETTE["blue"]), "mae": ("s", PALETTE["vermillion"])}
+    n = len(objs) + 1 + bool(run.training)
     with style(size):
-        if run.training:
+        if size == "column":  # one column: the panels stacked
+            fig, axes = plt.subplots(n, 1, figsize=figsize(size, height=1.9 * n + 0.2), layout="constrained")
+            axes = np.atleast_1d(axes)
+        elif run.training:
             fig, axes = plt.subplots(2, 2, figsize=figsize(size, aspect=0.62), layout="constrained")
             axes = axes.ravel()
         else:
-            fig, axes = plt.subplots(1, len(objs) + 1, figsize=figsize(size, aspect=0.34), layout="constrained")
+            fig, axes = plt.subplots(1, n, figsize=figsize(size, aspect=0.34), layout="constrained")
             axes = np.atleast_1d(axes)
         for k, o in enumerate(objs):
             ax = axes[k]

@@ -11,16 +11,20 @@ from dynsim.models.jepa import system as js
 # the simulate options that apply here, and their names in simulate_jepa
 OPTIONS = {"seed": "seed", "n_save": "n_save", "rtol": "rtol", "atol": "atol", "layers": "depth",
            "init_scale": "eps", "t1": "t1", "progress": "progress"}
-IGNORED = ("decay", "max_steps")  # options that always carry the command's defaults; not used here
+# options the command always passes (never None), with the default it passes: not used here (simulate_jepa lets
+# each solve take up to 1e6 steps), so another value is refused like every other option that does not apply
+IGNORED = {"max_steps": 200_000}
+# simulate_jepa's names of its arguments -> the command's options, for the errors it raises
+_OPTION = {"depth": "layers", "eps": "init_scale", "value": "init_scale"}
 
 
-def cli_job(given: dict) -> dict:
+def cli_job(given: dict, size: str = "page") -> dict:
     """Run :func:`simulate_jepa` with the command's options (``--layers`` is the depth L, ``--init-scale``
-    the product scale eps; every other given option is refused). Returns ``figure``, ``arrays``,
-    ``parameters``, ``summary`` and ``messages``."""
+    the product scale eps; every other given option is refused) and draw it at ``size`` (``--size``).
+    Returns ``figure``, ``arrays``, ``parameters``, ``summary`` and ``messages``."""
     kwargs = {}
     for opt, value in given.items():
-        if value is None or opt in IGNORED:
+        if value is None or (opt in IGNORED and value == IGNORED[opt]):
             continue
         if opt not in OPTIONS:
             raise DynsimInputError(opt, "does not apply to jepa (its options: --layers for the depth L, --init-scale "
@@ -28,7 +32,14 @@ def cli_job(given: dict) -> dict:
         kwargs[OPTIONS[opt]] = value
     if isinstance(kwargs.get("t1"), (int, float)):
         kwargs["t1"] = float(kwargs["t1"])
-    run = js.simulate_jepa(**kwargs)
+        if not kwargs["t1"] > 0:
+            raise DynsimInputError("t1", f"must be > 0 (got {kwargs['t1']:g})")
+    try:
+        run = js.simulate_jepa(**kwargs)
+    except DynsimInputError as e:  # name the command's option (--layers, --init-scale), not the argument
+        if e.name not in _OPTION:
+            raise
+        raise DynsimInputError(_OPTION[e.name], str(e)) from None
     summary = run.summary()
     from dynsim.models.jepa.figure import plot_jepa
 
@@ -45,5 +56,5 @@ def cli_job(given: dict) -> dict:
     if "jepa" in summary["objectives"]:
         ratio = np.median(summary["objectives"]["jepa"]["paper_over_measured"])
         messages.append(f"[L24] critical-time formula / measured: {ratio:.3g} (L = {run.params['depth']})")
-    return {"figure": plot_jepa(run), "arrays": run.arrays(), "parameters": run.params, "summary": summary,
-            "messages": messages}
+    return {"figure": plot_jepa(run, size=size), "arrays": run.arrays(), "parameters": run.params,
+            "summary": summary, "messages": messages}

@@ -1,7 +1,7 @@
 """The prediction head of non-contrastive SSL [WL22]: a trained, identity-initialised head with a
 fixed diagonal learns both features, a head fixed at ``E = I`` collapses onto the strong one.
 
-Setting (Wen & Li 2022, Sec. 3, in its simplest form; where the talk and REFERENCE.md s. 7 leave a
+Setting (Wen & Li 2022, Sec. 3, in its simplest form; where the talk and docs/equations.md (section 7) leave a
 detail open, the choice is stated here):
 
 - Data. ``X = (x_1, ..., x_P)``, ``P`` patches in ``R^d``. Two orthonormal features ``v_1 = e_1``,
@@ -504,15 +504,19 @@ def head_claims(run: HeadRun, *, fraction: float = FRACTION, fall: float = FALL)
 # ----------------------------------------------------------------------------- figure
 
 
-def plot_prediction_head(run: HeadRun, seed: int | None = None):
+def plot_prediction_head(run: HeadRun, seed: int | None = None, *, size: str = "page"):
     """(a) alignments with the trained head, (b) with ``E = I`` (v1 solid, v2 dashed, one colour per
     neuron), (c) the off-diagonal entries of ``E`` and ``||E - I||_F``, (d) the loss of both runs; the
     four phases shaded. One seed: ``run.show_seed()`` unless given (an index into the run's seeds).
-    Time runs on a square-root axis so that the short Phase I stays visible."""
+    Time runs on a square-root axis so that the short Phase I stays visible. ``size="page"``: 7 in
+    wide, 2 x 2 panels; ``"column"``: 3.4 in, the four panels stacked (:mod:`dynsim.plot.style`)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from dynsim.plot.seed_figures import PALETTE, style
+    from dynsim.plot.style import PALETTE, WIDTHS, check_size, style, suptitle
+
+    check_size(size)
+    page = size == "page"
 
     S = run.align.shape[0]
     s = run.show_seed() if seed is None else seed
@@ -520,7 +524,9 @@ def plot_prediction_head(run: HeadRun, seed: int | None = None):
         raise DynsimInputError("seed", f"seed must be an index in [0, {S - 1}] (got {seed!r})")
     p, t, ph = run.params, run.t, run.phases[s]
     m = run.align.shape[-2]
-    cycle = [PALETTE[c] for c in ("blue", "vermillion", "green", "purple", "orange", "sky", "yellow")]
+    # neurons are a family told apart by their index: the style's SERIES (blue and vermillion mean
+    # non-trivial and collapsed; black and grey are (c)'s distance and off-diagonals)
+    cycle = [PALETTE[c] for c in ("orange", "sky", "green", "purple", "yellow")] + ["#882255", "#44AA99"]
     colors = [cycle[i % len(cycle)] for i in range(m)]
     shade = ["#EDEDED", "#DCE9F5", "#FBE5D3", "#DDF0E7"]
     spans = None
@@ -535,7 +541,7 @@ def plot_prediction_head(run: HeadRun, seed: int | None = None):
             ax.axvspan(a, b, color=shade[k], lw=0, zorder=0)
             mid = (0.5 * (np.sqrt(a) + np.sqrt(b))) ** 2  # the middle on the square-root axis
             ax.text(mid, 1.01, ["I", "II", "III", "IV"][k], transform=ax.get_xaxis_transform(), ha="center",
-                    va="bottom", fontsize=8, color="0.25")
+                    va="bottom", fontsize=plt.rcParams["font.size"], color="0.25")
 
     def smooth(y, n):
         if n <= 1:
@@ -544,9 +550,14 @@ def plot_prediction_head(run: HeadRun, seed: int | None = None):
         return np.convolve(pad, np.ones(n) / n, mode="valid")
 
     sqrt_axis = (lambda x: np.sqrt(np.clip(x, 0.0, None)), np.square)
-    with style():
-        fig, axes = plt.subplots(2, 2, figsize=(10.5, 7.0), layout="constrained", sharex=True)
-        (a, b), (c, d) = axes
+    lw = 1.2 if page else 1.0  # the runs' lines (the style's 1.1 / 1.0, a little heavier)
+    with style(size):
+        if page:
+            fig, axes = plt.subplots(2, 2, figsize=(WIDTHS[size], 5.6), layout="constrained", sharex=True)
+            (a, b), (c, d) = axes
+        else:
+            fig, axes = plt.subplots(4, 1, figsize=(WIDTHS[size], 8.4), layout="constrained", sharex=True)
+            a, b, c, d = axes
         sep, col = run.separated(), run.collapsed()
 
         def outcome(r):
@@ -563,17 +574,17 @@ def plot_prediction_head(run: HeadRun, seed: int | None = None):
             if r == 0:  # the phases are the trained run's
                 phases(ax)
             for i in range(m):
-                ax.plot(t, run.align[s, r, :, i, 0], color=colors[i], lw=1.5)
-                ax.plot(t, run.align[s, r, :, i, 1], color=colors[i], lw=1.3, ls="--")
+                ax.plot(t, run.align[s, r, :, i, 0], color=colors[i], lw=lw)
+                ax.plot(t, run.align[s, r, :, i, 1], color=colors[i], lw=0.9 * lw, ls="--")
             ax.set_ylim(0, 1.04)
-            ax.set_ylabel(r"alignment $|\langle w_i, v_\ell\rangle| / \|w_i\|$")
-            ax.set_title(title, loc="left", pad=14)
-        handles = [Line2D([], [], color=colors[i], lw=1.5, label=rf"neuron {i + 1}") for i in range(min(m, 4))]
+            ax.set_ylabel(r"alignment $|\langle w_i, v_\ell\rangle| / \|w_i\|$" if page else "alignment")
+            ax.set_title(title, loc="left", pad=11)
+        handles = [Line2D([], [], color=colors[i], lw=lw, label=rf"neuron {i + 1}") for i in range(min(m, 4))]
         if m > 4:
             handles.append(Line2D([], [], color="none", label=f"neurons 5-{m}: colours repeat" if m > len(cycle)
                                   else f"neurons 5-{m}: further colours"))
-        handles += [Line2D([], [], color="0.2", lw=1.5, label=r"$v_1$ (strong)"),
-                    Line2D([], [], color="0.2", lw=1.3, ls="--", label=r"$v_2$ (weak)")]
+        handles += [Line2D([], [], color="0.2", lw=lw, label=r"$v_1$ (strong)"),
+                    Line2D([], [], color="0.2", lw=0.9 * lw, ls="--", label=r"$v_2$ (weak)")]
         b.legend(handles=handles, frameon=True, framealpha=0.9, edgecolor="none", loc="center right")
 
         phases(c)
@@ -581,24 +592,24 @@ def plot_prediction_head(run: HeadRun, seed: int | None = None):
         pairs = [(i, j) for i in range(m) for j in range(m) if i != j]
         for k, (i, j) in enumerate(pairs):
             if m <= 3:
-                c.plot(t, off[:, k], lw=1.2, color=colors[i] if m == 2 else cycle[k], ls="-" if i < j else "-.",
+                c.plot(t, off[:, k], lw=lw, color=colors[i] if m == 2 else cycle[k], ls="-" if i < j else "-.",
                        label=rf"$E_{{{i + 1}{j + 1}}}$")
             else:
                 c.plot(t, off[:, k], lw=0.6, color="0.6", label="off-diagonal $E_{ij}$" if k == 0 else None)
         dist = run.E_dist[s, 0]
-        c.plot(t, dist, color="black", lw=1.8, label=r"$\|E - I\|_F$")
+        c.plot(t, dist, color="black", lw=1.5 * lw, label=r"$\|E - I\|_F$")
         if ph["E_dist_peak"] is not None:
             k = int(np.nanargmax(dist))
             c.plot(t[k], dist[k], "o", ms=5, mfc="white", mec="black", zorder=5)
-            c.annotate(f"peak {dist[k]:.2f}\nat step {t[k]:.0f}", (t[k], dist[k]), xytext=(0, 9),
-                       textcoords="offset points", fontsize=7.5, ha="center", va="bottom")
+            c.annotate(f"peak {dist[k]:.2f} at step {t[k]:.0f}", (t[k], dist[k]), xytext=(0, 6),
+                       textcoords="offset points", fontsize=plt.rcParams["legend.fontsize"], ha="center", va="bottom")
         c.axhline(0.0, color="0.5", lw=0.6)
         lo, hi = min(np.nanmin(off), 0.0), np.nanmax(dist)
         if hi > lo:
-            c.set_ylim(lo - 0.08 * (hi - lo), hi + 0.35 * (hi - lo))
-        c.set_ylabel(r"head $E$ (diagonal fixed at 1)")
+            c.set_ylim(lo - 0.08 * (hi - lo), hi + 0.45 * (hi - lo))
+        c.set_ylabel(r"head $E$ (diagonal fixed at 1)" if page else "head $E$")
         c.set_title("(c) head: the off-diagonal rises and falls back" if ph["fell"] else
-                    "(c) head: off-diagonal entries and distance to I", loc="left", pad=14)
+                    "(c) head: off-diagonal entries and distance to I", loc="left", pad=11)
         c.legend(frameon=True, framealpha=0.9, edgecolor="none", loc="upper left", ncol=3 if m <= 3 else 2)
 
         phases(d)
@@ -607,9 +618,9 @@ def plot_prediction_head(run: HeadRun, seed: int | None = None):
             if not np.isfinite(run.loss[s, r, 1:]).any():
                 continue
             d.plot(t[1:], run.loss[s, r, 1:], color=col, lw=0.5, alpha=0.35)
-            d.plot(t[1:], smooth(run.loss[s, r, 1:], n), color=col, lw=1.5, label=lab)
-        d.set_ylabel(r"loss $\|BN[E\phi(X_1)] - SG[BN\,\phi(X_2)]\|^2$")
-        d.set_title(f"(d) loss: means over {p['log_every']} steps, smoothed", loc="left", pad=14)
+            d.plot(t[1:], smooth(run.loss[s, r, 1:], n), color=col, lw=lw, label=lab)
+        d.set_ylabel(r"loss $\|BN[E\phi(X_1)] - SG[BN\,\phi(X_2)]\|^2$" if page else "loss")
+        d.set_title(f"(d) loss: means over {p['log_every']} steps, smoothed", loc="left", pad=11)
         if d.get_legend_handles_labels()[0]:
             d.legend(frameon=True, framealpha=0.9, edgecolor="none", loc="upper right")
         for ax in (a, b, c, d):
@@ -617,17 +628,16 @@ def plot_prediction_head(run: HeadRun, seed: int | None = None):
             ax.set_xlim(0, t[-1])
         ticks = [x for x in (0, 100, 500, 1000, 2000, 4000, 6000, 8000, 12000, 16000, 25000, 50000, 100000)
                  if x <= t[-1]]
-        for ax in (c, d):
+        for ax in (c, d) if page else (d,):
             ax.set_xticks(ticks)
             ax.set_xlabel("SGD step (square-root axis)")
-        title = (rf"Prediction head [Wen & Li 2022]: $m = {m}$, $d = {p['d']}$, {p['patches']} patches, "
-                 rf"$\alpha_1 = {p['alpha1']:g}$, $\alpha_2 = {p['alpha2']:g}$, $\sigma = {p['sigma']:g}$, "
-                 rf"$\eta = {p['lr']:g}$, $\eta_E = {p['lr_head']:g}$, batch {p['batch']}; seed {p['seed'] + s}"
-                 f"\nboth features learned with the trained head in {int(sep[:, 0].sum())}/{S} seeds, "
-                 f"with $E = I$ in {int(sep[:, 1].sum())}/{S}")
+        items = ["Prediction head [Wen & Li 2022]:", f"$m = {m}$", f"$d = {p['d']}$", f"{p['patches']} patches",
+                 rf"$\alpha_1 = {p['alpha1']:g}$", rf"$\alpha_2 = {p['alpha2']:g}$", rf"$\sigma = {p['sigma']:g}$",
+                 rf"$\eta = {p['lr']:g}$", rf"$\eta_E = {p['lr_head']:g}$", f"batch {p['batch']}",
+                 f"seed {p['seed'] + s}:", f"both features learned with the trained head in {int(sep[:, 0].sum())}/{S} "
+                 "seeds", f"with $E = I$ in {int(sep[:, 1].sum())}/{S}"]
         if not ph["four_phases"]:
-            title += "; this seed does not show the four phases (no shading)"
-        if (run.diverged[s] >= 0).any():
-            title += f"\nDIVERGED at step {int(run.diverged[s].max())}"
-        fig.suptitle(title)
+            items.append("this seed does not show the four phases (no shading)")
+        diverged = f"diverged at step {int(run.diverged[s].max())}" if (run.diverged[s] >= 0).any() else None
+        suptitle(fig, items, size, partial=diverged)
     return fig
