@@ -125,10 +125,13 @@ def _finish(command: str, stem: str, *, out: Path, fmt: "Format", figure, arrays
             summary: dict, start: float, as_json: bool, messages: list[str]) -> None:
     """Every job's ending: the figure, .npz and .json written, one stderr line per message and one
     for the files, and the summary on stdout with --json."""
+    import jax
     import numpy as np
 
     from dynsim._core.io import jsonable, write_outputs
 
+    if jax.process_index() != 0:  # several processes (a cluster job): each holds the result, process 0 writes it
+        return
     options = _options_in_force()
     if "size" in options:  # the figure's width (--size) is a parameter of the run's files
         parameters = {**parameters, "size": options["size"]}
@@ -1177,6 +1180,9 @@ def main(argv: list[str] | None = None) -> int:
 
     global _ARGV
     _ARGV = list(sys.argv[1:] if argv is None else argv)
+    from dynsim._core.parallel import initialize_from_env
+
+    initialize_from_env()  # a SLURM step of several tasks, or JAX_NUM_PROCESSES/JAX_PROCESS_ID: join them (docs/cluster.md)
     dynsim.enable_compilation_cache()
     command = typer.main.get_command(app)
     try:

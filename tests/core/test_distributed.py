@@ -62,7 +62,7 @@ class _started:
             f.close()
 
 
-def _reference() -> dict:
+def _reference(out) -> dict:
     """The two jobs in this process: one process, one device (the plain single-device path)."""
     import jax
 
@@ -72,7 +72,7 @@ def _reference() -> dict:
         import _distributed_job
     finally:
         sys.path.remove(str(HERE))
-    return _distributed_job.jobs()
+    return _distributed_job.jobs(out)
 
 
 def test_initialize_from_env(monkeypatch):
@@ -115,7 +115,7 @@ def test_two_processes_split_the_lanes_and_equal_one_process(tmp_path):
     port = _free_port()
     outs = [tmp_path / f"process{i}.json" for i in range(2)]
     with _started([["-", str(outs[i]), str(i), "2", str(port)] for i in range(2)], env, tmp_path) as procs:
-        want = _reference()  # meanwhile
+        want = _reference(tmp_path / "reference.out")  # meanwhile
         codes, logs = procs.wait(deadline)
     assert codes == [0, 0], logs
     got = [json.loads(o.read_text()) for o in outs]
@@ -126,6 +126,10 @@ def test_two_processes_split_the_lanes_and_equal_one_process(tmp_path):
         assert g["generic_integrated"] > 0
         a, b = np.asarray(g["generic"]), np.asarray(want["generic"])
         assert a.shape == b.shape and np.array_equal(a, b), (i, int(np.sum(a != b)))
+        # the command ran on both; process 0 wrote the files, process 1 nothing
+        assert g["sweep_rc"] == 0 and (g["written"] == want["written"] if i == 0 else g["written"] == []), g["written"]
+        if i == 1:
+            continue
         assert g["sweep"].keys() == want["sweep"].keys()
         for k in want["sweep"]:
             np.testing.assert_array_equal(np.asarray(g["sweep"][k]), np.asarray(want["sweep"][k]), err_msg=f"{i} {k}")
