@@ -29,87 +29,137 @@ JAX + diffrax, float64 by default. The public API:
   :func:`plot_collapse`, :func:`collapse_sweep`.
 """
 
+from __future__ import annotations
+
+
 from dynsim._core import config as _config  # noqa: F401  (float64 on import)
-from dynsim.tools.fixed_points import (
-    FixedPoints,
-    basins_1d,
-    classify,
-    find_fixed_points,
-    grid_starts,
-    jacobian,
-    nearest_attractor,
-)
 from dynsim._core.config import enable_compilation_cache
-from dynsim.models.eigen.system import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, critical_eta, nontrivial_roots
 from dynsim._core.errors import DynsimInputError
-from dynsim.models.byol.system import (
-    VARIANTS,
-    DirectSetBYOL,
-    directset,
-    LinearBYOL,
-    SymmetrizedBYOL,
-    aligned_start,
-    check_covariance,
-    commutator_norm,
-    eigenpairs,
-    isotropic,
-    nuisance,
-    spectrum,
-)
-from dynsim.models.eigen.portrait import PhasePortrait, Window, phase_portrait
-from dynsim.models.byol.simulate import MODELS, Simulation, simulate
-from dynsim.models.barlow.system import (
-    BarlowTwins,
-    KernelBarlowTwins,
-    Stepwise,
-    closed_form_loss,
-    cross_covariance,
-    gram,
-    singular_values,
-    step_times,
-    stepwise,
-    synthetic_pairs,
-)
-from dynsim.models.infonce.system import (
-    FrozenX,
-    InfoNCE,
-    augmented_views,
-    block_augmentation,
-    effective_rank,
-    info_nce,
-    theorem1,
-    theorem3_balanced,
-    theorem3_rates,
-    theorem3_unbalanced,
-)
-from dynsim.models.infonce.collapse import (
-    CONTRASTIVE_MODELS,
-    PRESETS,
-    CollapseRun,
-    CollapseSweep,
-    collapse_sweep,
-    representation_ranks,
-    simulate_collapse,
-)
-from dynsim.models.eigen.basins import Axis, BasinMap, basin_map, label_points
-from dynsim.models.eigen.sweep import Range, Sweep, sweep
-from dynsim.models.byol.init_collapse import init_collapse
-from dynsim.training.train import TrainRun, train
-from dynsim.training.compare import Comparison, compare
-from dynsim.models.prediction_head.system import HeadRun, head_claims, plot_prediction_head, simulate_prediction_head
-from dynsim._core.solve import Solution, Status, solve
 from dynsim._core.system import AbstractSystem, AbstractWrapper, ParamSpec, from_function, param
-from dynsim._core.loading import load_model, with_params
-from dynsim.tools.plane import Axis as PlaneAxis, Plane, make_plane
-from dynsim.tools.phase_portrait import PhasePortrait as Portrait, phase_portrait as portrait
-from dynsim.tools.phase_portrait import plot_phase_portrait as plot_portrait
-from dynsim.tools.basins import BasinFractions, BasinMap as Basins, basin_map as basins, basins_fractions
-from dynsim.tools.basins import plot_basin_map as plot_basins
-from dynsim.tools.manifolds import saddle_branches
-from dynsim.tools.sweep import ModelSweep, plot_model_sweep, sweep_model
-from dynsim.tools.claims import claim
-from dynsim.tools.continuation import Continuation, continuation, plot_continuation
-from dynsim._core.gradient_flow import GradientFlow, GradientTraining, field_discrepancy, train_gradient_flow
+
+# Every other public name is imported on first use (PEP 562), so that `import dynsim` costs
+# little above jax itself and a command imports only what it uses (optimistix for fixed points,
+# optax for training, the model families it runs).
+_LAZY = {
+    "FixedPoints": ("dynsim.tools.fixed_points", "FixedPoints"),
+    "basins_1d": ("dynsim.tools.fixed_points", "basins_1d"),
+    "classify": ("dynsim.tools.fixed_points", "classify"),
+    "find_fixed_points": ("dynsim.tools.fixed_points", "find_fixed_points"),
+    "grid_starts": ("dynsim.tools.fixed_points", "grid_starts"),
+    "jacobian": ("dynsim.tools.fixed_points", "jacobian"),
+    "nearest_attractor": ("dynsim.tools.fixed_points", "nearest_attractor"),
+    "EigenDynamics1D": ("dynsim.models.eigen.system", "EigenDynamics1D"),
+    "EigenDynamics2D": ("dynsim.models.eigen.system", "EigenDynamics2D"),
+    "EigenDynamics3D": ("dynsim.models.eigen.system", "EigenDynamics3D"),
+    "critical_eta": ("dynsim.models.eigen.system", "critical_eta"),
+    "nontrivial_roots": ("dynsim.models.eigen.system", "nontrivial_roots"),
+    "VARIANTS": ("dynsim.models.byol.system", "VARIANTS"),
+    "DirectSetBYOL": ("dynsim.models.byol.system", "DirectSetBYOL"),
+    "directset": ("dynsim.models.byol.system", "directset"),
+    "LinearBYOL": ("dynsim.models.byol.system", "LinearBYOL"),
+    "SymmetrizedBYOL": ("dynsim.models.byol.system", "SymmetrizedBYOL"),
+    "aligned_start": ("dynsim.models.byol.system", "aligned_start"),
+    "check_covariance": ("dynsim.models.byol.system", "check_covariance"),
+    "commutator_norm": ("dynsim.models.byol.system", "commutator_norm"),
+    "eigenpairs": ("dynsim.models.byol.system", "eigenpairs"),
+    "isotropic": ("dynsim.models.byol.system", "isotropic"),
+    "nuisance": ("dynsim.models.byol.system", "nuisance"),
+    "spectrum": ("dynsim.models.byol.system", "spectrum"),
+    "PhasePortrait": ("dynsim.models.eigen.portrait", "PhasePortrait"),
+    "Window": ("dynsim.models.eigen.portrait", "Window"),
+    "phase_portrait": ("dynsim.models.eigen.portrait", "phase_portrait"),
+    "MODELS": ("dynsim.models.byol.simulate", "MODELS"),
+    "Simulation": ("dynsim.models.byol.simulate", "Simulation"),
+    "simulate": ("dynsim.models.byol.simulate", "simulate"),
+    "BarlowTwins": ("dynsim.models.barlow.system", "BarlowTwins"),
+    "KernelBarlowTwins": ("dynsim.models.barlow.system", "KernelBarlowTwins"),
+    "Stepwise": ("dynsim.models.barlow.system", "Stepwise"),
+    "closed_form_loss": ("dynsim.models.barlow.system", "closed_form_loss"),
+    "cross_covariance": ("dynsim.models.barlow.system", "cross_covariance"),
+    "gram": ("dynsim.models.barlow.system", "gram"),
+    "singular_values": ("dynsim.models.barlow.system", "singular_values"),
+    "step_times": ("dynsim.models.barlow.system", "step_times"),
+    "stepwise": ("dynsim.models.barlow.system", "stepwise"),
+    "synthetic_pairs": ("dynsim.models.barlow.system", "synthetic_pairs"),
+    "FrozenX": ("dynsim.models.infonce.system", "FrozenX"),
+    "InfoNCE": ("dynsim.models.infonce.system", "InfoNCE"),
+    "augmented_views": ("dynsim.models.infonce.system", "augmented_views"),
+    "block_augmentation": ("dynsim.models.infonce.system", "block_augmentation"),
+    "effective_rank": ("dynsim.models.infonce.system", "effective_rank"),
+    "info_nce": ("dynsim.models.infonce.system", "info_nce"),
+    "theorem1": ("dynsim.models.infonce.system", "theorem1"),
+    "theorem3_balanced": ("dynsim.models.infonce.system", "theorem3_balanced"),
+    "theorem3_rates": ("dynsim.models.infonce.system", "theorem3_rates"),
+    "theorem3_unbalanced": ("dynsim.models.infonce.system", "theorem3_unbalanced"),
+    "CONTRASTIVE_MODELS": ("dynsim.models.infonce.collapse", "CONTRASTIVE_MODELS"),
+    "PRESETS": ("dynsim.models.infonce.collapse", "PRESETS"),
+    "CollapseRun": ("dynsim.models.infonce.collapse", "CollapseRun"),
+    "CollapseSweep": ("dynsim.models.infonce.collapse", "CollapseSweep"),
+    "collapse_sweep": ("dynsim.models.infonce.collapse", "collapse_sweep"),
+    "representation_ranks": ("dynsim.models.infonce.collapse", "representation_ranks"),
+    "simulate_collapse": ("dynsim.models.infonce.collapse", "simulate_collapse"),
+    "Axis": ("dynsim.models.eigen.basins", "Axis"),
+    "BasinMap": ("dynsim.models.eigen.basins", "BasinMap"),
+    "basin_map": ("dynsim.models.eigen.basins", "basin_map"),
+    "label_points": ("dynsim.models.eigen.basins", "label_points"),
+    "Range": ("dynsim.models.eigen.sweep", "Range"),
+    "Sweep": ("dynsim.models.eigen.sweep", "Sweep"),
+    "sweep": ("dynsim.models.eigen.sweep", "sweep"),
+    "init_collapse": ("dynsim.models.byol.init_collapse", "init_collapse"),
+    "TrainRun": ("dynsim.training.train", "TrainRun"),
+    "train": ("dynsim.training.train", "train"),
+    "Comparison": ("dynsim.training.compare", "Comparison"),
+    "compare": ("dynsim.training.compare", "compare"),
+    "HeadRun": ("dynsim.models.prediction_head.system", "HeadRun"),
+    "head_claims": ("dynsim.models.prediction_head.system", "head_claims"),
+    "plot_prediction_head": ("dynsim.models.prediction_head.system", "plot_prediction_head"),
+    "simulate_prediction_head": ("dynsim.models.prediction_head.system", "simulate_prediction_head"),
+    "Solution": ("dynsim._core.solve", "Solution"),
+    "Status": ("dynsim._core.solve", "Status"),
+    "solve": ("dynsim._core.solve", "solve"),
+    "load_model": ("dynsim._core.loading", "load_model"),
+    "with_params": ("dynsim._core.loading", "with_params"),
+    "PlaneAxis": ("dynsim.tools.plane", "Axis"),
+    "Plane": ("dynsim.tools.plane", "Plane"),
+    "make_plane": ("dynsim.tools.plane", "make_plane"),
+    "Portrait": ("dynsim.tools.phase_portrait", "PhasePortrait"),
+    "portrait": ("dynsim.tools.phase_portrait", "phase_portrait"),
+    "plot_portrait": ("dynsim.tools.phase_portrait", "plot_phase_portrait"),
+    "BasinFractions": ("dynsim.tools.basins", "BasinFractions"),
+    "Basins": ("dynsim.tools.basins", "BasinMap"),
+    "basins": ("dynsim.tools.basins", "basin_map"),
+    "basins_fractions": ("dynsim.tools.basins", "basins_fractions"),
+    "plot_basins": ("dynsim.tools.basins", "plot_basin_map"),
+    "saddle_branches": ("dynsim.tools.manifolds", "saddle_branches"),
+    "ModelSweep": ("dynsim.tools.sweep", "ModelSweep"),
+    "plot_model_sweep": ("dynsim.tools.sweep", "plot_model_sweep"),
+    "sweep_model": ("dynsim.tools.sweep", "sweep_model"),
+    "claim": ("dynsim.tools.claims", "claim"),
+    "Continuation": ("dynsim.tools.continuation", "Continuation"),
+    "continuation": ("dynsim.tools.continuation", "continuation"),
+    "plot_continuation": ("dynsim.tools.continuation", "plot_continuation"),
+    "GradientFlow": ("dynsim._core.gradient_flow", "GradientFlow"),
+    "GradientTraining": ("dynsim._core.gradient_flow", "GradientTraining"),
+    "field_discrepancy": ("dynsim._core.gradient_flow", "field_discrepancy"),
+    "train_gradient_flow": ("dynsim._core.gradient_flow", "train_gradient_flow"),
+}
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'dynsim' has no attribute {name!r}") from None
+    import importlib
+
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 
