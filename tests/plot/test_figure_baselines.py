@@ -5,7 +5,7 @@ committed baseline (``tests/plot/baseline/<case>-<size>.png``, rendered at 60 dp
 Each case is computed once per session and each figure drawn once, shared by the two tests.
 Regenerate the baselines after an intended change with::
 
-    DYNSIM_UPDATE_BASELINES=1 pytest -o addopts="" tests/plot/test_figure_baselines.py
+    DYNSIM_UPDATE_BASELINES=1 pytest -n 0 tests/plot/test_figure_baselines.py
 
 and look at every changed image before committing it.
 """
