@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
+from dynsim._core import aot as _aot
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.system import AbstractSystem, _concrete, check_param
 
@@ -256,7 +257,9 @@ def _solve_one_held(system, y0, ts, rtol, atol, threshold, solver, max_steps):
                     steps[0], steps[1], steps[2])
 
 
-@eqx.filter_jit
+# Through the serialized-job cache (dynsim._core.aot): a new process (each CLI command) loads the
+# exported solve instead of tracing diffrax again; in one process it is eqx.filter_jit's behaviour.
+@_aot.filter_jit("solve", Solution(*(0,) * 7))
 def _solve_batch(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_when, log_positive):
     if system.hold_period() is not None:
         one = lambda sys, y: _solve_one_held(sys, y, ts, rtol, atol, threshold, solver, max_steps)

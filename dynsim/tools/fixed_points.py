@@ -13,6 +13,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from dynsim._core import aot as _aot
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float
 
@@ -127,7 +129,9 @@ def _roots(system, starts, rtol, atol, max_steps, t):
     return jax.vmap(one)(starts)
 
 
-_roots_jit = eqx.filter_jit(_roots)
+# Through the serialized-job cache: a new process loads the exported search instead of tracing
+# optimistix again (in one process, eqx.filter_jit's behaviour).
+_roots_jit = _aot.filter_jit("roots", (0,) * 5)(_roots)
 
 
 def collect_fixed_points(roots, converged, residual, jacobians, probe, *, atol: float = 1e-10,
