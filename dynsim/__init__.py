@@ -142,6 +142,13 @@ _LAZY = {
     "GradientTraining": ("dynsim._core.gradient_flow", "GradientTraining"),
     "field_discrepancy": ("dynsim._core.gradient_flow", "field_discrepancy"),
     "train_gradient_flow": ("dynsim._core.gradient_flow", "train_gradient_flow"),
+    "plot_phase_portrait": ("dynsim.plot.seed_figures", "plot_phase_portrait"),  # imports matplotlib on first use
+    "plot_stepwise": ("dynsim.plot.seed_figures", "plot_stepwise"),
+    "plot_collapse": ("dynsim.plot.seed_figures", "plot_collapse"),
+    "plot_basin_map": ("dynsim.plot.seed_figures", "plot_basin_map"),
+    "plot_sweep": ("dynsim.plot.seed_figures", "plot_sweep"),
+    "plot_comparison": ("dynsim.plot.seed_figures", "plot_comparison"),
+    "plot_simulation": ("dynsim.plot.seed_figures", "plot_simulation"),
 }
 
 
@@ -162,56 +169,6 @@ def __dir__():
 
 
 __version__ = "0.1.0"
-
-
-def plot_phase_portrait(pp: PhasePortrait, *, size: str = "page"):
-    """The phase-portrait figure (imports matplotlib on first use); ``size="page"`` (7 in wide) or
-    ``"column"`` (3.4 in), as every ``plot_*`` function."""
-    from dynsim.plot.seed_figures import plot_phase_portrait as _plot
-
-    return _plot(pp, size=size)
-
-
-def plot_stepwise(run: Stepwise, *, size: str = "page"):
-    """The three-panel Barlow Twins steps figure of a :func:`stepwise` run."""
-    from dynsim.plot.seed_figures import plot_stepwise as _plot
-
-    return _plot(run, size=size)
-
-
-def plot_collapse(run: CollapseRun, *, size: str = "page"):
-    """The six-panel figure of a contrastive :func:`simulate_collapse` run."""
-    from dynsim.plot.seed_figures import plot_collapse as _plot
-
-    return _plot(run, size=size)
-
-
-def plot_basin_map(bm: BasinMap, *, size: str = "page"):
-    """The basin-map figure: basins, stationary points, separatrix; and the time each cell was proven."""
-    from dynsim.plot.seed_figures import plot_basin_map as _plot
-
-    return _plot(bm, size=size)
-
-
-def plot_sweep(sw: Sweep, *, size: str = "page"):
-    """The regime diagram (or bifurcation diagram) of a :func:`sweep`."""
-    from dynsim.plot.seed_figures import plot_sweep as _plot
-
-    return _plot(sw, size=size)
-
-
-def plot_comparison(c: Comparison, *, size: str = "page"):
-    """Training against its ODE: spectra over time (theory dashed, band over seeds) and the discrepancy."""
-    from dynsim.plot.seed_figures import plot_comparison as _plot
-
-    return _plot(c, size=size)
-
-
-def plot_simulation(sim: Simulation, *, size: str = "page"):
-    """The six-panel figure of a :func:`simulate` run."""
-    from dynsim.plot.seed_figures import plot_simulation as _plot
-
-    return _plot(sim, size=size)
 
 
 __all__ = [

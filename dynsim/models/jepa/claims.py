@@ -109,16 +109,23 @@ def greedy_in_lambda():
                    + " ...", numbers={"discordance": worst})
 
 
+def _rho_order(objective: str, score) -> tuple[float, dict]:
+    """The worst ``score(discordance with rho)`` over the depths for set B (equal lambda), and each
+    depth's slowest / fastest learning time."""
+    rho = SETS["B"][1]
+    worst, spread = 0.0, {}
+    for L in DEPTHS:
+        t = times(objective, L, "B")
+        worst = max(worst, score(js.discordance(t, rho)))
+        spread[L] = float(t.max() / t.min())
+    return worst, spread
+
+
 @claim("jepa-b-jepa-greedy-in-rho", source=SOURCE, tolerance=0.0,
        statement="at equal lambda, JEPA learns the features in decreasing rho (every depth)",
        metric="largest fraction of feature pairs JEPA learns out of rho order, over L = 1..5")
 def jepa_greedy_in_rho():
-    rho = SETS["B"][1]
-    worst, spread = 0.0, {}
-    for L in DEPTHS:
-        t = times("jepa", L, "B")
-        worst = max(worst, js.discordance(t, rho))
-        spread[L] = float(t.max() / t.min())
+    worst, spread = _rho_order("jepa", lambda d: d)
     return Outcome(worst, f"discordance {worst:.3g}; slowest / fastest time per depth "
                    + ", ".join(f"L={L}: {v:.4g}" for L, v in spread.items()),
                    numbers={"discordance": worst, "spread": spread})
@@ -128,12 +135,7 @@ def jepa_greedy_in_rho():
        statement="at equal lambda, MAE's learning order does not follow rho (no better than chance)",
        metric="largest fraction of feature pairs MAE learns in decreasing-rho order, over L = 1..5")
 def mae_not_greedy_in_rho():
-    rho = SETS["B"][1]
-    worst, spread = 0.0, {}
-    for L in DEPTHS:
-        t = times("mae", L, "B")
-        worst = max(worst, 1.0 - js.discordance(t, rho))
-        spread[L] = float(t.max() / t.min())
+    worst, spread = _rho_order("mae", lambda d: 1.0 - d)
     return Outcome(worst, f"MAE's concordance with rho {worst:.3g} (0: it learns small rho first); slowest / "
                    "fastest time " + ", ".join(f"L={L}: {v:.4g}" for L, v in spread.items()),
                    numbers={"concordance": worst, "spread": spread})
