@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -93,6 +94,25 @@ def _model(model: str, params: list[str] | None, shortcuts: dict):
     built = with_params(built, values)
     check_model(built)
     return built
+
+
+#: The lower end of a range a library error names, and the upper end's option.
+_ENDS = {"p_min": "p_max", "s_min": "s_max", "scale_min": "scale_max"}
+
+
+@contextlib.contextmanager
+def _blame_ends(given: dict):
+    """A range error that the library raises about its lower end (``p_min``) names the upper end
+    (``--p-max``) instead when the user gave only that one: the option the user typed."""
+    import dynsim
+
+    try:
+        yield
+    except dynsim.DynsimInputError as e:
+        upper = _ENDS.get(e.name)
+        if upper is not None and given.get(e.name) is None and given.get(upper) is not None:
+            raise dynsim.DynsimInputError(upper, str(e)) from None
+        raise
 
 
 def _plane(model, window: str | None, axes: str | None, at: str | None, **kw):
@@ -210,8 +230,9 @@ def phase_portrait_cmd(
         d = default_window(system)
         window = Window(d.p_min if p_min is None else p_min, d.p_max if p_max is None else p_max,
                         d.s_min if s_min is None else s_min, d.s_max if s_max is None else s_max)
-    pp = dynsim.phase_portrait(system, window=window, n_traj=n_traj, t1=t1, rtol=rtol, atol=atol,
-                               max_steps=max_steps, progress=lambda msg: _err(f"dynsim: {msg} ..."))
+    with _blame_ends(dict(p_min=p_min, p_max=p_max, s_min=s_min, s_max=s_max)):
+        pp = dynsim.phase_portrait(system, window=window, n_traj=n_traj, t1=t1, rtol=rtol, atol=atol,
+                                   max_steps=max_steps, progress=lambda msg: _err(f"dynsim: {msg} ..."))
     summary = pp.summary()
     traj = summary["trajectories"]
     messages = [f"{summary['regime']}: {summary['regime_text']}"]
@@ -249,6 +270,35 @@ def _generic_portrait(model, param, window, axes, at, shortcuts, *, n_traj, t1, 
                   "t1": pp.solver["t1"], "rtol": rtol, "atol": atol, "max_steps": max_steps}
     _finish("phase-portrait", "phase_portrait", out=out, fmt=fmt, figure=plot_phase_portrait(pp, size=size.value), arrays=pp.arrays(),
             parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
+
+
+@app.command("explore")
+def explore_cmd(
+    model: Annotated[str, typer.Option("--model", help="The model: a built-in name (`dynsim models` lists them), "
+                                                       "FILE.py:NAME or package.module:NAME.")] = "eigen",
+    param: ParamOpt = None,
+    window: WindowOpt = None,
+    axes: AxesOpt = None,
+    at: AtOpt = None,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="The port on 127.0.0.1 (0: any free one).")] = 5006,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Print the URL only; do not open a browser.")] = False,
+    out: Out = Path("dynsim-out"),
+):
+    """The phase plane you can touch: a local page (Bokeh server on 127.0.0.1) with the direction field,
+    nullclines and stationary points (hover: eigenvalues, type) of --model on --window, a slider and a box
+    per parameter, trajectories forward and backward from a click, zoom and pan, the basin map of the view,
+    and Export: the view as phase_portrait.{png,npz,json} in --out with the `dynsim phase-portrait` command
+    that makes the same figure. Ctrl-C stops it. Example: dynsim explore --model examples/duffing.py:Duffing
+    """
+    from dynsim.tools.explore import explore
+
+    m = _model(model, param, {})
+    plane = _plane(m, window, axes, at)
+    server = explore(m, window=[(a.lo, a.hi, a.log) for a in (plane.x, plane.y)], axes=plane.axes, at=plane.at,
+                     model_spec=model, out=out, port=port, browser=not no_browser)
+    print(server.url, flush=True)
+    _err(f"dynsim: explorer of {type(m).__name__} at {server.url} (Ctrl-C stops it)")
+    server.wait()
 
 
 def _generic_basin_map(model, param, window, axes, at, shortcuts, *, grid, t1, rtol, atol, max_steps, chunk, out, fmt,
@@ -400,6 +450,20 @@ def basin_map_cmd(
     alpha_p = 1.0 if alpha_p is None else alpha_p
     model = BasinModel(model)
     if model.value in MATRIX_MODELS:
+        from dynsim._core.system import check_init_scale
+        from dynsim.models.byol.simulate import applicable
+
+        _refuse_given(("rtol", "atol", "max_steps", "chunk"), f"does not apply to --model {model.value} (the "
+                      "collapse fractions use their own solver settings)")
+        ok = applicable(model.value)
+        _refuse_given([n for n in ("eta", "sigma", "alpha_p", "beta", "tau") if n not in ok],
+                      f"does not apply to --model {model.value} (its parameters: {', '.join(ok)})")
+        check_init_scale(scale_min, "scale_min")
+        check_init_scale(scale_max, "scale_max")
+        if not scale_min < scale_max:
+            raise dynsim.DynsimInputError("scale_max" if _given("scale_max") and not _given("scale_min") else
+                                          "scale_min", f"the init-scale range is empty or inverted "
+                                                       f"({scale_min:g} >= {scale_max:g})")
         over = dynsim.Range("init_scale", scale_min, scale_max, 13 if grid is None else grid, True)
         base = {k: v for k, v in dict(eta=eta, sigma=sigma, alpha_p=alpha_p, beta=beta, tau=tau, n1=n1).items()
                 if v is not None}
@@ -422,8 +486,9 @@ def basin_map_cmd(
                   p_scale is Scale.log)
     s_axis = Axis("s", ds.lo if s_min is None else s_min, ds.hi if s_max is None else s_max, num,
                   s_scale is Scale.log)
-    bm = dynsim.basin_map(system, p=p_axis, s=s_axis, tau0=tau0, t1=t1, rtol=rtol, atol=atol,
-                          max_steps=max_steps, chunk=chunk, progress=lambda msg: _err(f"dynsim: {msg}"))
+    with _blame_ends(dict(p_min=p_min, p_max=p_max, s_min=s_min, s_max=s_max)):
+        bm = dynsim.basin_map(system, p=p_axis, s=s_axis, tau0=tau0, t1=t1, rtol=rtol, atol=atol,
+                              max_steps=max_steps, chunk=chunk, progress=lambda msg: _err(f"dynsim: {msg}"))
     summary = bm.summary()
     fr, c = summary["basin_fractions"], summary["counts"]
     messages = [f"basins: collapsed {100 * fr['collapsed']:.2f}%, non-trivial {100 * fr['non-trivial']:.2f}%; "
@@ -455,8 +520,8 @@ def sweep_cmd(
                                                  "a pair.")],
     eta: Annotated[Optional[float], typer.Option(help="η when not swept (default 4e-4; collapse: the model's).")] = None,
     sigma: Annotated[Optional[float], typer.Option(help="σ when not swept (default 1; collapse: the model's).")] = None,
-    tau: Annotated[float, typer.Option(help="τ when not swept.")] = 1.0,
-    alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p when not swept.")] = 1.0,
+    tau: Annotated[Optional[float], typer.Option(help="τ when not swept (default 1).")] = None,
+    alpha_p: Annotated[Optional[float], typer.Option("--alpha-p", help="α_p when not swept (default 1).")] = None,
     beta: Annotated[Optional[float], typer.Option(help="β when not swept (default 1; collapse: the model's).")] = None,
     grid: Annotated[Optional[int], typer.Option(min=2, max=4096, help="Initial conditions per axis of the window at each point "
                                                      "(default 96; 32 with β; 24 for alignment).")] = None,
@@ -514,6 +579,23 @@ def sweep_cmd(
                                                "fixed-points or basin-fractions for another model")
     model = model or "simsiam"
     ranges = [dynsim.Range.parse(o) for o in over]
+    swept = {r.name for r in ranges}
+    _refuse_given([n for n in ("eta", "sigma", "tau", "alpha_p", "beta") if n in swept],
+                  "is swept by --over: give it there only")
+    if kind == "collapse":
+        from dynsim.models.byol.simulate import MODELS, applicable
+
+        _refuse_given(("grid",), "does not apply to sweep collapse (--over NAME=LO:HI:N sets the grid)")
+        if model in MODELS and model != "scalar":
+            ok = applicable(model)
+            _refuse_given([n for n in ("eta", "sigma", "tau", "alpha_p", "beta") if n not in ok],
+                          f"does not apply to --model {model} (its parameters: {', '.join(ok)})")
+    else:
+        _refuse_given(("samples", "init_scale", "beta"), f"does not apply to sweep {kind} (the eigenvalue "
+                      "dynamics at fixed τ; β and the random inits belong to sweep collapse, sweep β with --over)")
+        if kind == "bifurcation":
+            _refuse_given(("alpha_p", "t1", "grid"), "does not apply to sweep bifurcation (the stationary p* of "
+                          "dp/dt = p²[τ − (1+σ²)p] − ηp)")
     base = {k: v for k, v in dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p, beta=beta).items() if v is not None}
     parameters = {"kind": kind, "over": over, **base, "grid": grid, "t1": t1}
     progress = lambda m: _err(f"dynsim: {m}")  # noqa: E731
@@ -622,7 +704,27 @@ def compare_cmd(
 NONCONTRASTIVE = ("byol", "simsiam", "no-predictor", "no-stopgrad", "symmetric-predictor", "symmetrized",
                   "directpred", "directcopy", "directset", "scalar")
 CONTRASTIVE = ("infonce", "infonce-2layer", "directclr")
-Model = Enum("Model", {m.replace("-", "_"): m for m in (*NONCONTRASTIVE, *CONTRASTIVE, "prediction-head", "jepa")},
+
+
+def _registered_jobs() -> tuple[str, ...]:
+    """The registry's models that name a simulate job (dynsim/models/registry.py run on its own: importing
+    dynsim would import jax, which building the command line does not need)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("dynsim")  # finds the package without importing it
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "registry.py"
+    mspec = importlib.util.spec_from_file_location("_dynsim_registry_names", path)
+    module = importlib.util.module_from_spec(mspec)
+    sys.modules[mspec.name] = module  # dataclasses look their module up
+    try:
+        mspec.loader.exec_module(module)
+        return module.simulate_names()
+    finally:
+        del sys.modules[mspec.name]
+
+
+JOBS = _registered_jobs()  # jepa, ...: `dynsim simulate NAME` dispatches to the registry's job
+Model = Enum("Model", {m.replace("-", "_"): m for m in (*NONCONTRASTIVE, *CONTRASTIVE, "prediction-head", *JOBS)},
              type=str)
 Data = Enum("Data", {d: d for d in ("isotropic", "nuisance", "spectrum")}, type=str)
 Norm = Enum("Norm", {d: d for d in ("paper", "code")}, type=str)
@@ -673,7 +775,10 @@ def simulate_cmd(
                                                 "scalar (Fig. 10 of [T21]); infonce, infonce-2layer, directclr "
                                                 "(InfoNCE gradient flows of [J22]); prediction-head ([WL22]); jepa "
                                                 "(JEPA and MAE in deep linear networks [L24]: --layers is the "
-                                                "depth L, default 3, --init-scale the start eps, default 1e-3).")],
+                                                "depth L, default 3, --init-scale the start eps, default 1e-3); "
+                                                "simsiam-cosine (the population cosine loss against the Euclidean "
+                                                "one [B23], --n1 the dimension, default 4, eta 0.2); vicreg (linear "
+                                                "VICReg with the paper's coefficients [BPL22]).")],
     n1: Annotated[Optional[int], typer.Option(min=1, max=4096, help="n₁, input dimension (W is n₂ × n₁). Default 8 (16 for the "
                                                    "contrastive models).")] = None,
     data: Annotated[Optional[Data], typer.Option(help="Data model: isotropic X = I, X' = σ² I; nuisance X = I, "
@@ -736,12 +841,13 @@ def simulate_cmd(
                                                       "fixed batches of b pairs. Default n (full batch).",
                                                  rich_help_panel=C_PANEL)] = None,
     layers: Annotated[Optional[int], typer.Option(min=1, max=64, help="L, number of linear layers, z = W_L ... W_1 x. Default 1 "
-                                                       "(2 for infonce-2layer).", rich_help_panel=C_PANEL)] = None,
+                                                       "(2 for infonce-2layer; DirectCLR has one).", rich_help_panel=C_PANEL)] = None,
     d0: Annotated[Optional[int], typer.Option(min=1, max=4096, help="d₀, DirectCLR: the loss sees the first d₀ coordinates of the "
                                                    "representation. Default n₁/2.", rich_help_panel=C_PANEL)] = None,
     init: Annotated[Optional[Init], typer.Option(help="Initialisation: gaussian N(0, scale²/fan-in) (default), "
-                                                      "uniform (PyTorch's default) or spectral (case 2: W = U "
-                                                      "diag(e^{-0.35k}) Vᵀ).", rich_help_panel=C_PANEL)] = None,
+                                                      "uniform (PyTorch's nn.Linear default, scale·U(-1/√fan-in, "
+                                                      "1/√fan-in)) or spectral (case 2: W = U diag(e^{-0.35k}) Vᵀ); "
+                                                      "DirectCLR: gaussian only.", rich_help_panel=C_PANEL)] = None,
     views: Annotated[Optional[Path], typer.Option(help="An .npz with your positive pairs x and x_prime, (n, dim) "
                                                        "each: replaces the sampled data.",
                                                   rich_help_panel=C_PANEL)] = None,
@@ -775,11 +881,11 @@ def simulate_cmd(
                        init=None if init is None else init.value, views=views)
     if name == "prediction-head":
         return _prediction_head(seed, start, out, fmt, as_json, given={**shared, **own, **contrastive}, size=size)
-    if name == "jepa":
-        from dynsim.models.jepa.job import cli_job
+    if name in JOBS:  # a registered model's own job (dynsim.models.registry: job="module:function")
+        from dynsim.models import registry
 
-        job = cli_job({**shared, **own, **contrastive}, size=size.value)
-        return _finish("simulate", "simulate_jepa", out=out, fmt=fmt, figure=job["figure"], arrays=job["arrays"],
+        job = registry.simulate_job(name)({"n1": n1, **shared, **own, **contrastive}, size=size.value)
+        return _finish("simulate", f"simulate_{name}", out=out, fmt=fmt, figure=job["figure"], arrays=job["arrays"],
                        parameters=job["parameters"], summary=job["summary"], start=start, as_json=as_json,
                        messages=job["messages"])
     wrong = own if name in CONTRASTIVE else contrastive
@@ -805,6 +911,7 @@ def simulate_cmd(
             messages.append("representation rank: " + ", ".join(
                 f"{k} {v['effective_rank']:.2f}" for k, v in summary["representation_rank"].items()))
         figure, arrays, params = dynsim.plot_collapse(run, size=size.value), run.arrays(), run.params
+        params = {k: v for k, v in params.items() if not (k == "d0" and v is None)}  # the record: what the run used
     else:
         sim = dynsim.simulate(name, n1=n1, **{k: v for k, v in own.items() if v is not None},
                               **{k: v for k, v in shared.items() if k != "init_scale" and v is not None},
@@ -848,12 +955,17 @@ def stepwise_cmd(
     """Stepwise learning of linear Barlow Twins [Simon et al. 2023]: dW/dt = -4 (W Γ Wᵀ - I) W Γ.
 
     Embedding eigenvalues against the closed form s_j(t) = e^{4γ_j t} / √(s_j(0)⁻² + (e^{8γ_j t} - 1) γ_j),
-    the loss with its steps, and the step times t_j = ln(1/(γ_j s_j(0)²)) / (8γ_j).
+    the loss with its steps, and the step times t_j = ln(1/(γ_j s_j(0)²)) / (8γ_j), where the embedding
+    eigenvalue λ_j = γ_j s_j² reaches half its limit 1 (half-saturation of λ_j, not of s_j).
     Writes stepwise.{png,npz,json} into --out.
     """
     import dynsim
 
     start = time.perf_counter()
+    if pairs is not None:
+        _refuse_given(("m", "n_pairs", "ratio", "noise"), "does not apply with --pairs (it sets the synthetic pairs)")
+    if kernel is not Kernel.rbf:
+        _refuse_given(("bandwidth",), "applies to --kernel rbf only")
     views = None if pairs is None else _load_npz(pairs, "pairs", ("x", "x_prime"))
     run = dynsim.stepwise(m=m, d=d, n_pairs=n_pairs, ratio=ratio, noise=noise, pairs=views, init_scale=init_scale,
                           aligned=aligned, kernel=kernel.value, bandwidth=bandwidth, seed=seed, t1=t1)
@@ -877,7 +989,7 @@ def check_cmd(
     out: Annotated[Optional[Path], typer.Option("--out", help="Also write check.json into this directory.")] = None,
     as_json: AsJson = False,
 ):
-    """Check the claims of [Tian et al. 2021] and [Wang et al. 2021] numerically.
+    """Check the seed papers' claims numerically: [T21] BYOL/SimSiam, [W21] DirectSet, [S23] Barlow Twins, [J22] InfoNCE/DirectCLR, [WL22] the prediction head.
 
     Each claim is a small experiment with a measured number, a tolerance fixed with the claim and a
     verdict: reproduced, not reproduced (with the numbers), or outside conditions. Exit code 0 even
@@ -914,10 +1026,13 @@ def check_cmd(
     counts = {v: sum(r.verdict == v for r in results) for v in ("reproduced", "not reproduced", "outside conditions")}
     summary = {"counts": counts, "checks": records}
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        from dynsim._core.io import staged
+
         record = {"command": "check", "argv": _ARGV, "summary": summary, "versions": versions(),
                   "runtime_s": round(time.perf_counter() - start, 3)}
-        (out / "check.json").write_text(json.dumps(jsonable(record), indent=2) + "\n")
+        text = json.dumps(jsonable(record), indent=2) + "\n"
+        with staged(out) as stage:  # written under a temporary name, renamed into place once complete
+            (stage / "check.json").write_text(text)
     if as_json:
         print(json.dumps(jsonable(summary), indent=2))
         return
@@ -1073,7 +1188,8 @@ def figures_cmd(
     as_json: AsJson = False,
 ):
     """Regenerate the seed talks' figures into --out as PDF and PNG, with a manifest.json (figure, command,
-    parameters, package versions, runtime, summary).
+    parameters, package versions, runtime, summary) and index.md (each figure with its command, the paper
+    figure it redraws and the differences that remain).
 
     Example: dynsim figures --list; dynsim figures phase-portrait-eta-4e-4 --out figs.
     """
@@ -1082,12 +1198,18 @@ def figures_cmd(
     if list_:
         width = max(len(n) for n in FIGURES)
         for name, f in FIGURES.items():
-            print(f"{name:<{width}}  {f.title}\n{'':<{width}}  $ {f.command}")
+            print(f"{name:<{width}}  {f.title}\n{'':<{width}}  $ {f.command}"
+                  + (f"\n{'':<{width}}  redraws {f.paper}; index.md lists the differences" if f.paper else ""))
         return
+    from dynsim._core.io import staged
+
     start = time.perf_counter()
-    manifest = make_figures(list(names) if names else None, out, quick=quick, size=size.value,
-                            progress=lambda m: _err(f"dynsim: {m}"))
-    _err(f"dynsim: wrote {len(manifest['figures'])} figures (PDF and PNG) and {out / 'manifest.json'} "
+    # made in a staging directory and renamed into --out once every figure is done (manifest last):
+    # a failure part-way leaves --out as it was
+    with staged(out, last=("index.md", "manifest.json")) as stage:
+        manifest = make_figures(list(names) if names else None, stage, quick=quick, size=size.value,
+                                progress=lambda m: _err(f"dynsim: {m}"))
+    _err(f"dynsim: wrote {len(manifest['figures'])} figures (PDF and PNG), {out / 'index.md'} and {out / 'manifest.json'} "
          f"({time.perf_counter() - start:.1f} s)")
     if as_json:
         from dynsim._core.io import jsonable
@@ -1127,8 +1249,14 @@ def _source() -> dict:
     return {"dynsim": dynsim.__version__, "source_sha256": _source_hash()}
 
 
+#: The magnitudes a float option accepts besides 0: products of a few such numbers stay normal float64
+#: numbers (no overflow to inf, no underflow to subnormals), as for the init scales (INIT_SCALE_RANGE).
+FLOAT_RANGE = (1e-100, 1e100)
+
+
 def _check_finite_floats(command, argv: list[str]) -> None:
-    """A float option given NaN or an infinity is refused (no dynsim option accepts one)."""
+    """A float option given NaN, an infinity, or a magnitude outside :data:`FLOAT_RANGE` (other than 0)
+    is refused: no dynsim option accepts one, and computing with it would overflow or underflow."""
     import math
 
     import dynsim
@@ -1139,7 +1267,7 @@ def _check_finite_floats(command, argv: list[str]) -> None:
     for p in command.commands[argv[0]].params:
         if type(p).__name__ == "TyperOption" and p.bare_type() in (float, "float"):
             for o in p.opts:
-                floats[o] = p.name
+                floats[o] = o.lstrip("-").replace("-", "_")  # the option as typed (`time_` is --time)
     for i, a in enumerate(argv):
         opt, _, value = a.partition("=")
         if opt not in floats:
@@ -1151,6 +1279,9 @@ def _check_finite_floats(command, argv: list[str]) -> None:
             continue  # not a number: the parser says so
         if not math.isfinite(x):
             raise dynsim.DynsimInputError(floats[opt], f"must be a finite number (got {value})")
+        if x != 0 and not FLOAT_RANGE[0] <= abs(x) <= FLOAT_RANGE[1]:
+            raise dynsim.DynsimInputError(floats[opt], f"must be 0 or of magnitude in [{FLOAT_RANGE[0]:g}, "
+                                                       f"{FLOAT_RANGE[1]:g}] (got {value}: it would over- or underflow)")
 
 
 def _check_out_early(argv: list[str]) -> None:
@@ -1163,11 +1294,35 @@ def _check_out_early(argv: list[str]) -> None:
             check_out_dir(value, [])
 
 
+def _given(name: str) -> bool:
+    """Whether the user gave option ``name`` (a parameter name of the running command) on the command line."""
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    return ctx is not None and ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+
+
+def _refuse_given(names, why: str) -> None:
+    """Refuse the first of the options ``names`` the user gave: ``why`` says what it does not apply to."""
+    import dynsim
+
+    for name in names:
+        if _given(name):
+            raise dynsim.DynsimInputError(name, why)
+
+
 #: Library argument names whose CLI option is spelled differently.
-_OPTION_OF = {"T": "time", "Gamma": "pairs", "lrs": "lr", "batches": "batch"}
+_OPTION_OF = {"T": "time", "Gamma": "pairs", "lrs": "lr", "batches": "batch", "dim": "n1"}
+
+
+#: Library argument names set by a command's positional argument, shown as its metavar.
+_POSITIONAL = {"kind": "KIND", "record": "RECORD", "figures": "NAMES"}
 
 
 def _option_name(name: str) -> str:
+    if name in _POSITIONAL:
+        return _POSITIONAL[name]
     return "--" + _OPTION_OF.get(name, name).replace("_", "-")
 
 

@@ -7,7 +7,8 @@ JAX + diffrax, float64 by default. The public API:
   reads ``FILE.py:NAME``. The generic tools take any model: :func:`portrait` (phase portrait on a
   :class:`Plane`), :func:`basins` and :func:`basins_fractions`, :func:`saddle_branches`,
   :func:`sweep_model`, :func:`find_fixed_points`, :func:`solve`; :func:`claim` registers a claim
-  for ``dynsim check --model FILE.py``;
+  for ``dynsim check --model FILE.py``; :func:`explore` serves the interactive phase plane (Bokeh; in
+  Jupyter it shows in the cell), :class:`Explorer` its numerics;
 
 - systems: :class:`EigenDynamics1D`, :class:`EigenDynamics2D`, :class:`EigenDynamics3D`
   (decoupled eigenvalue dynamics of linear BYOL, Tian et al. 2021); the matrix dynamics
@@ -135,6 +136,8 @@ _LAZY = {
     "plot_model_sweep": ("dynsim.tools.sweep", "plot_model_sweep"),
     "sweep_model": ("dynsim.tools.sweep", "sweep_model"),
     "claim": ("dynsim.tools.claims", "claim"),
+    "Explorer": ("dynsim.tools.explore", "Explorer"),
+    "explore": ("dynsim.tools.explore", "explore"),  # imports bokeh on first use
     "Continuation": ("dynsim.tools.continuation", "Continuation"),
     "continuation": ("dynsim.tools.continuation", "continuation"),
     "plot_continuation": ("dynsim.tools.continuation", "plot_continuation"),
@@ -174,7 +177,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AbstractWrapper", "ParamSpec", "from_function", "load_model", "with_params", "PlaneAxis", "Plane", "make_plane",
     "Portrait", "portrait", "plot_portrait", "BasinFractions", "Basins", "basins", "basins_fractions", "plot_basins",
-    "saddle_branches", "ModelSweep", "plot_model_sweep", "sweep_model", "claim",
+    "saddle_branches", "ModelSweep", "plot_model_sweep", "sweep_model", "claim", "Explorer", "explore",
     "Continuation", "continuation", "plot_continuation", "GradientFlow", "GradientTraining", "field_discrepancy", "train_gradient_flow",
     "TrainRun", "train", "Comparison", "compare", "plot_comparison",
     "HeadRun", "head_claims", "plot_prediction_head", "simulate_prediction_head",

@@ -134,6 +134,7 @@ def test_simulate_cli_infonce(tmp_path, capsys):
     assert summary["conserved_max_relative_drift"] < 1e-6
     record = json.loads((tmp_path / "simulate_infonce-2layer.json").read_text())
     assert record["parameters"]["layers"] == 2
+    assert "d0" not in record["parameters"] and "decay" in record["parameters"]  # only what the run used
     with np.load(tmp_path / "simulate_infonce-2layer.npz") as z:
         assert z["sv"].shape == (11, 4) and z["alignment"].shape == (4, 4)
     assert (tmp_path / "simulate_infonce-2layer.png").stat().st_size > 10_000
@@ -174,3 +175,23 @@ def test_presets_pin_the_settings_of_the_authors_scripts():
         "infonce", 1, 1.5, 8, "uniform", 1.0, 10.0)
     assert (c2["model"], c2["layers"], c2["sigma"], c2["init"], c2["init_scale"], c2["t1"]) == (
         "infonce-2layer", 2, 1e-3, "spectral", 1.0, 100.0)
+
+
+def test_uniform_init_is_pytorchs_linear_default():
+    """``init="uniform"``: ``scale U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` per layer (nn.Linear's
+    kaiming_uniform_ with a = sqrt(5)): the bound, the variance scale^2 / (3 fan_in) and the uniform's
+    fourth-moment ratio E w^4 / (E w^2)^2 = 9/5 (a Gaussian's is 3)."""
+    from dynsim.models.infonce.collapse import initial_weights
+
+    x = np.random.default_rng(1).normal(size=(8, 200))
+    system = InfoNCE(widths=(200, 150, 100), x=x, x_aug=x)
+    scale = 0.5
+    for w, fan_in in zip(system.weights(initial_weights(system, "uniform", scale, seed=3)), (200, 150)):
+        w = np.asarray(w).ravel()
+        bound = scale / np.sqrt(fan_in)
+        assert 0.999 * bound < np.abs(w).max() <= bound
+        # the sample variance of n uniform draws has relative standard error sqrt((9/5 - 1) / n)
+        assert abs(np.mean(w**2) / (scale**2 / (3 * fan_in)) - 1) < 5 * np.sqrt(0.8 / w.size)
+        assert abs(np.mean(w**4) / np.mean(w**2) ** 2 - 1.8) < 0.05
+    g = np.asarray(system.weights(initial_weights(system, "gaussian", scale, seed=3))[0]).ravel()
+    assert abs(np.mean(g**4) / np.mean(g**2) ** 2 - 3.0) < 0.3  # the gaussian start is not the uniform one

@@ -159,3 +159,11 @@ def test_parameters_and_batch_shape():
     m = EigenDynamics2D(eta=jnp.array([1e-3, 1e-2]), sigma=1.0)
     assert set(m.parameters()) == {"eta", "sigma", "tau", "alpha_p"}
     assert m.batch_shape() == (2,)
+
+
+def test_subnormal_parameters_are_refused_by_name():
+    """check_param refuses a subnormal value (its products underflow): eta = 1e-320 names eta; 0 is fine."""
+    with pytest.raises(dynsim.DynsimInputError, match="subnormal") as e:
+        dynsim.EigenDynamics2D(eta=1e-320)
+    assert e.value.name == "eta"
+    assert float(dynsim.EigenDynamics2D(eta=0.0).eta) == 0.0

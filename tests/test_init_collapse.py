@@ -76,7 +76,7 @@ def test_bad_collapse_sweeps(args, message):
     (["sweep", "collapse", "--model", "simsiam", "--over", "alpha=0.5:1:3"], "directset"),
     (["sweep", "collapse", "--model", "scalar", "--over", "init_scale=0.1:1:3"], "matrix models"),
     (["sweep", "collapse", "--samples", "0", "--over", "init_scale=0.1:1:3"], "samples"),
-    (["basin-map", "--model", "simsiam", "--scale-min", "0"], "positive lower end"),
+    (["basin-map", "--model", "simsiam", "--scale-min", "0"], "--scale-min: scale_min must be in"),
     (["basin-map", "--model", "byol", "--samples", "100000"], "over the limit"),
 ])
 def test_bad_collapse_commands_exit_2(tmp_path, capsys, args, needle):

@@ -39,7 +39,7 @@ def test_rerun_refuses_a_file_that_is_not_a_record(tmp_path, capsys):
     bad = tmp_path / "x.json"
     bad.write_text("[1, 2]")
     assert cli.main(["rerun", str(bad)]) == 2
-    assert capsys.readouterr().err.strip().startswith("dynsim: error: --record:")
+    assert capsys.readouterr().err.strip().startswith("dynsim: error: RECORD:")  # the positional argument
 
 
 def test_same_seed_same_numbers_for_simulate_and_stepwise(tmp_path, monkeypatch, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import json
@@ -9,7 +10,9 @@ import math
 import os
 import platform
 import secrets
+import shutil
 import sys
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -200,6 +203,30 @@ def check_out_dir(out: str | os.PathLike, stems: list[str], formats=FORMATS) -> 
 def _tmp_name() -> str:
     """A short, unique, hidden name in the output directory (short whatever the stem's length)."""
     return f".dynsim-{os.getpid()}-{secrets.token_hex(6)}.tmp"
+
+
+@contextlib.contextmanager
+def staged(out_dir: str | Path, last: tuple[str, ...] = ()) -> Iterator[Path]:
+    """A hidden staging directory inside ``out_dir`` (created if needed) for a set of files: the
+    body writes them there; when it ends without an error they are renamed into ``out_dir``
+    (``os.replace``: each appears complete or not at all), the names in ``last`` last (a manifest
+    that names the others). On an error nothing is moved: the staging directory is removed, and so
+    is ``out_dir`` if this call created it and it is still empty, so a failed run leaves no
+    half-written set."""
+    out = Path(out_dir)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    stage = out / _tmp_name()
+    stage.mkdir()
+    try:
+        yield stage
+        names = sorted(p.name for p in stage.iterdir())
+        for name in [n for n in names if n not in last] + [n for n in last if n in names]:
+            os.replace(stage / name, out / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
 
 
 def write_outputs(out_dir: str | Path, stem: str, *, figure, arrays: dict[str, np.ndarray],

@@ -90,7 +90,8 @@ def _concrete(x) -> np.ndarray | None:
 
 def check_param(name: str, value, *, lower: float = -math.inf, upper: float = math.inf,
                 lower_open: bool = False, upper_open: bool = False) -> None:
-    """Raise :class:`DynsimInputError` unless every entry of ``value`` is finite and in range.
+    """Raise :class:`DynsimInputError` unless every entry of ``value`` is finite, not subnormal
+    (``0 < |v| < 2.2e-308``: every product with it loses its digits) and in range.
 
     Traced values are not checked (validation happens where a user builds the object).
     """
@@ -99,6 +100,10 @@ def check_param(name: str, value, *, lower: float = -math.inf, upper: float = ma
         return
     if not np.all(np.isfinite(v)):
         raise DynsimInputError(name, f"{name} must be finite (got {_show(v)})")
+    subnormal = (v != 0) & (np.abs(v) < np.finfo(v.dtype).tiny) if v.dtype.kind == "f" else np.zeros((), bool)
+    if np.any(subnormal):
+        raise DynsimInputError(name, f"{name} is subnormal (got {_show(v[subnormal] if v.ndim else v)}): "
+                                     "give 0 or a normal number")
     lo_bad = v <= lower if lower_open else v < lower
     hi_bad = v >= upper if upper_open else v > upper
     if np.any(lo_bad) or np.any(hi_bad):

@@ -143,6 +143,10 @@ def _error(train_q: np.ndarray, theory: np.ndarray) -> float:
     return float(np.mean(per_seed)) if np.all(np.isfinite(per_seed)) else math.nan
 
 
+#: The most SGD steps one run may take (T / lr).
+MAX_STEPS = 10**8
+
+
 def compare(model: str, *, lrs=None, batches=None, T: float | None = None, seeds: int = 4, seed: int = 0,
             progress: Callable[[str], None] | None = None, **train_options) -> Comparison:
     """Train ``model`` over the grid ``lrs x batches`` to flow time ``T`` and compare with its ODE
@@ -162,6 +166,9 @@ def compare(model: str, *, lrs=None, batches=None, T: float | None = None, seeds
                                              "dimensions of the authors' script")
     if not (isinstance(T, (int, float)) and math.isfinite(T) and T > 0):
         raise DynsimInputError("T", f"T must be a positive time (got {T!r})")
+    if all(lr > 0 for lr in lrs) and T / min(lrs) > MAX_STEPS:
+        raise DynsimInputError("T", f"T = {T:g} at lr {min(lrs):g} is {T / min(lrs):.3g} steps, over the limit of "
+                                    f"{MAX_STEPS:.0e}")
     runs = {}
     for lr in lrs:
         if not (lr > 0):

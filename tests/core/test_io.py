@@ -243,3 +243,69 @@ def test_check_out_dir_accepts_and_leaves_nothing(tmp_path):
     io.check_out_dir(tmp_path / "x" / "y" / "z", ["job"])  # created for the check, removed again
     io.check_out_dir(str(tmp_path), ["j" * 250], formats=("png",))  # 254 bytes: fits
     assert _snapshot(tmp_path) == before
+
+
+def test_staged_moves_a_complete_set_or_nothing(tmp_path):
+    """io.staged: the files appear in the directory only once the body is done (the ``last`` ones
+    last); an error part-way leaves the directory as it was, with no temporary file behind."""
+    out = tmp_path / "set"
+    out.mkdir()
+    (out / "a.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with io.staged(out) as stage:
+            (stage / "a.txt").write_text("new")
+            (stage / "b.txt").write_text("half")
+            assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["a.txt"]
+            raise RuntimeError("killed mid-write")
+    assert [p.name for p in out.iterdir()] == ["a.txt"] and (out / "a.txt").read_text() == "old"
+    with io.staged(out, last=("manifest.json",)) as stage:
+        for name in ("manifest.json", "z.png", "a.txt"):
+            (stage / name).write_text(name)
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "manifest.json", "z.png"]
+    assert (out / "a.txt").read_text() == "a.txt"
+    fresh = tmp_path / "fresh" / "deeper"
+    with pytest.raises(OSError):
+        with io.staged(fresh):
+            raise OSError("disk full")
+    assert not fresh.exists()  # the directory it created is gone again
+
+
+def test_check_and_figures_write_nothing_when_they_fail_part_way(tmp_path, monkeypatch, capsys):
+    """``dynsim check --out`` and ``dynsim figures``: a failure while writing leaves no half-written
+    set (the files go through io.staged); a success leaves the complete set and no temporary file."""
+    import cli
+    from dynsim.models import seed_claims
+    from dynsim.plot import gallery
+
+    result = seed_claims.CheckResult("c", "[T21]", "s", "m", 1e-12, 1e-6, "reproduced", "d", {}, 0.0)
+    monkeypatch.setattr(seed_claims, "run_checks", lambda names, progress=None: [result])
+    monkeypatch.setattr(io.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        cli.main(["check", "--out", str(tmp_path / "check")])
+    assert not (tmp_path / "check").exists()
+    monkeypatch.undo()
+    monkeypatch.setattr(seed_claims, "run_checks", lambda names, progress=None: [result])
+    assert cli.main(["check", "--out", str(tmp_path / "check")]) == 0
+    assert [p.name for p in (tmp_path / "check").iterdir()] == ["check.json"]
+    assert json.loads((tmp_path / "check" / "check.json").read_text())["summary"]["counts"]["reproduced"] == 1
+
+    def fig(fail: bool):
+        def make(quick, size):
+            if fail:
+                raise RuntimeError("the second figure fails")
+            f = plt.figure(figsize=(2, 2))
+            f.add_subplot().plot([0, 1], [0, 1])
+            return f, {"value": 1.0}
+        return gallery.Figure(name="", title="t", command="c", params={}, make=make)
+
+    monkeypatch.setattr(gallery, "FIGURES", {"one": fig(False), "two": fig(True)})
+    out = tmp_path / "figs"
+    with pytest.raises(RuntimeError):
+        cli.main(["figures", "--out", str(out)])
+    assert not out.exists()
+    monkeypatch.setattr(gallery, "FIGURES", {"one": fig(False), "three": fig(False)})
+    assert cli.main(["figures", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["index.md", "manifest.json", "one.pdf", "one.png",
+                                                     "three.pdf", "three.png"]
+    assert json.loads((out / "manifest.json").read_text())["figures"][1]["files"] == ["three.pdf", "three.png"]
+    capsys.readouterr()

@@ -128,8 +128,11 @@ def singular_values(t, s0, gamma):
 
 
 def step_times(s0, gamma):
-    """Half-saturation times ``t_j = ln(1 / (gamma_j s_j(0)^2)) / (8 gamma_j)`` (where
-    ``gamma_j s_j(0)^2 < 1``; ``0`` for directions that start saturated)."""
+    """Step times ``t_j = ln(1 / (gamma_j s_j(0)^2)) / (8 gamma_j)``: when the embedding eigenvalue
+    ``lambda_j = gamma_j s_j^2`` of the closed form reaches ``1 / (2 - gamma_j s_j(0)^2)``, i.e. half of
+    its saturated value 1 up to ``O(gamma_j s_j(0)^2)`` (the half-saturation of ``lambda_j``, not of
+    ``s_j``, which is then at ``1/sqrt(2)`` of its limit). Defined where ``gamma_j s_j(0)^2 < 1``;
+    ``0`` for directions that start saturated."""
     g, s0 = np.asarray(gamma, float), np.asarray(s0, float)
     return np.maximum(np.log(1.0 / (g * s0**2)) / (8.0 * g), 0.0)
 
@@ -233,7 +236,7 @@ class Stepwise:
     lam_closed: np.ndarray  # (T, d) gamma_j s_j(t)^2 of the closed form
     loss: np.ndarray
     loss_closed: np.ndarray
-    t_steps: np.ndarray
+    t_steps: np.ndarray  # (d,) step times: lambda_j at half its limit 1 (:func:`step_times`)
     solution: object
 
     def summary(self) -> dict:
@@ -241,6 +244,9 @@ class Stepwise:
         err = np.abs(np.sort(self.lam, 1) - np.sort(self.lam_closed, 1))[ok]
         out = {
             "gamma": self.gamma, "limits_s": self.gamma ** -0.5, "step_times": self.t_steps,
+            "step_times_definition": "t_j = ln(1/(gamma_j s_j(0)^2))/(8 gamma_j): the embedding eigenvalue "
+                                     "lambda_j = gamma_j s_j^2 reaches 1/(2 - gamma_j s_j(0)^2), half of its "
+                                     "limit 1 (half-saturation of lambda_j, not of s_j)",
             "s0_effective": self.s0, "lambda_final": self.lam[ok][-1], "loss_final": float(self.loss[ok][-1]),
             "max_abs_error_lambda_vs_closed_form": float(err.max()),
             **self.solution.outcome(),

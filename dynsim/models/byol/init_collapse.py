@@ -30,7 +30,8 @@ import numpy as np
 from dynsim._core.errors import DynsimInputError
 from dynsim.models.byol.system import RULES, SymmetrizedBYOL
 from dynsim.models.byol.simulate import COLLAPSE_RTOL, FAMILY_DEFAULTS, MODELS, build, family, initial_state
-from dynsim._core.solve import solve
+from dynsim._core.solve import check_solver_options, solve
+from dynsim._core.system import check_param
 
 SETTLED_RTOL = 1e-3
 #: What a ``collapse`` sweep may vary (``alpha``: DirectSet's exponent; ``alpha_p`` not for the rules).
@@ -82,12 +83,16 @@ def init_collapse(model: str, ranges, *, samples: int = 32, n1: int = 8, base: d
     d = FAMILY_DEFAULTS[family(model)]
     scale0 = float(base.pop("init_scale", 1.0))
     options = {"n1": n1, "data": d["data"], "sigma": d["sigma"], "eta": d["eta"], "beta": d["beta"], **base}
+    check_param("eta", options["eta"], lower=0.0)
+    check_solver_options(rtol, atol, max_steps)
     eta_max = max([options["eta"]] + [r.hi for r in ranges if r.name == "eta"])
     eta_min = min([options["eta"]] + [r.lo for r in ranges if r.name == "eta"])
     if t1 is None:
         if eta_min <= 0:
-            raise DynsimInputError("t1", "with eta = 0 nothing decays: give t1")
+            raise DynsimInputError("over" if any(r.name == "eta" for r in ranges) else "eta",
+                                   "with eta = 0 nothing decays: give t1 as well")
         t1 = min(25.0 / eta_min, 1e6)
+    check_param("t1", t1, lower=0.0, lower_open=True)
     points = list(itertools.product(*[r.values() for r in ranges]))
     systems, starts, params = [], [], None
     for vals in points:

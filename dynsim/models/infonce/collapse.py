@@ -67,6 +67,33 @@ def _data_covariances(data, dim, sigma, dim_b, decay, cov, seed):
     return x, xa, pb
 
 
+def applicable(model: str, data: str | None = None, *, user_cov: bool = False, views: bool = False) -> tuple[str, ...]:
+    """The keyword options of :func:`simulate_collapse` that change the run of ``model`` with ``data``
+    (``None``: the model's default), the user's covariances (``user_cov``) or the user's pairs
+    (``views``); any other given option is refused. ``layers`` is not DirectCLR's (its comparison
+    with projectors trains one-layer encoders), ``d0`` is DirectCLR's only; ``dim_b`` applies to
+    ``data = "nuisance"``, ``decay`` to ``"spectrum"``; with ``views`` nothing of the sampled data."""
+    opts = ["kernel", "temperature", "batch", "d0" if model == "directclr" else "layers"]
+    if views:
+        return (*opts, "views")
+    if user_cov:
+        return (*opts, "samples", "sigma", "cov")
+    data = CONTRASTIVE_DEFAULTS.get(model, {}).get("data") if data is None else data
+    return (*opts, "dim", "samples", "data", "sigma", *{"nuisance": ["dim_b"], "spectrum": ["decay"]}.get(data, []))
+
+
+def _check_applicable(model: str, options: dict, init: str | None, data: str | None) -> None:
+    ok = applicable(model, data, user_cov=options.get("cov") is not None, views=options.get("views") is not None)
+    for name in options:
+        if name not in ok:
+            with_ = (" with your pairs (views)" if options.get("views") is not None else " with your covariances (cov)"
+                     if options.get("cov") is not None else f" with data {data!r}" if data else "")
+            raise DynsimInputError(name, f"does not apply to {model}{with_} (its options: {', '.join(ok)})")
+    if model == "directclr" and init not in (None, "gaussian"):
+        raise DynsimInputError("init", "DirectCLR is compared with projectors trained from the same gaussian start: "
+                                       "init must be gaussian")
+
+
 def build_contrastive(model: str, *, dim: int = 16, layers: int | None = None, samples: int = 512,
                       batch: int | None = None, kernel: str = "gaussian", temperature: float = 1.0,
                       data: str | None = None, sigma: float | None = None, dim_b: int | None = None,
@@ -82,7 +109,8 @@ def build_contrastive(model: str, *, dim: int = 16, layers: int | None = None, s
     if model != "directclr" and d0 is not None:
         raise DynsimInputError("d0", "d0 (the loss on the first d0 coordinates) is DirectCLR's: use model directclr")
     pb = None
-    params = dict(model=model, layers=layers, kernel=kernel, temperature=temperature, d0=d0)
+    check_param("temperature", temperature, lower=0.0, lower_open=True)
+    params = dict(model=model, layers=layers, kernel=kernel, temperature=temperature)
     if views is None:
         data = d["data"] if data is None else data
         sigma = d["sigma"] if sigma is None else sigma
@@ -106,18 +134,19 @@ def build_contrastive(model: str, *, dim: int = 16, layers: int | None = None, s
         params.update(data="user pairs", samples=x.shape[0])
     if model == "directclr" and d0 is None:
         d0 = max(dim // 2, 1)
-    params.update(dim=dim, batch=batch or x.shape[0], d0=d0)
+    params.update(dim=dim, batch=batch or x.shape[0], d0=d0)  # d0 None: not DirectCLR
     system = InfoNCE(widths=(dim,) * (layers + 1), x=x, x_aug=xp, tau=temperature, kernel=kernel, batch=batch, d0=d0)
     return system, params, pb
 
 
 def initial_weights(system: InfoNCE, init: str, init_scale: float, seed: int):
-    """``gaussian``: ``N(0, scale^2 / fan_in)``; ``uniform``: PyTorch's default ``U(-1/sqrt(fan_in), ..)``
-    times ``scale``; ``spectral``: the authors' case 2, singular values ``e^{-0.35 k}``."""
+    """``gaussian``: ``N(0, scale^2 / fan_in)``; ``uniform``: PyTorch's default for ``nn.Linear``,
+    ``scale U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (variance ``scale^2 / (3 fan_in)``); ``spectral``: the
+    authors' case 2, singular values ``e^{-0.35 k}``."""
     if init == "gaussian":
         return system.init(init_scale, seed)
     if init == "uniform":
-        return system.init(init_scale / math.sqrt(3.0), seed)  # same variance as U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        return system.init(init_scale, seed, distribution="uniform")
     if init == "spectral":
         return system.spectral_init(init_scale * np.exp(-0.35 * np.arange(min(system.widths))), seed)
     raise DynsimInputError("init", f"init must be gaussian, uniform or spectral (got {init!r})")
@@ -243,17 +272,19 @@ def _theorem3_residual(system, ys, f, X, c_norm):
 
 def representation_ranks(x, xp, *, d0: int, t1: float, kernel: str = "gaussian", temperature: float = 1.0,
                          init_scale: float = 1.0, seed: int = 0, rtol: float = 1e-8, atol: float = 1e-10,
-                         max_steps: int = 200_000) -> dict:
+                         max_steps: int = 200_000, batch: int | None = None) -> dict:
     """DirectCLR against projectors [J22, Sec. 6]: the same encoder ``r = W_1 x`` trained with no
     projector (loss on ``r``), DirectCLR (loss on ``r[:d0]``), a linear projector (``W_2 r``) and a
-    two-layer linear projector (``W_3 W_2 r``). Returns, per variant, the singular values of ``W_1`` at
+    two-layer linear projector (``W_3 W_2 r``), each on the same fixed mini-batches of ``batch`` pairs
+    (``None``: full batch). Returns, per variant, the singular values of ``W_1`` at
     ``t1``, its effective rank and its number of collapsed directions."""
     dim = x.shape[1]
     variants = {"no projector": (1, None), "directclr": (1, d0), "linear projector": (2, None),
                 "two-layer projector": (3, None)}
     out = {}
     for name, (layers, head) in variants.items():
-        system = InfoNCE(widths=(dim,) * (layers + 1), x=x, x_aug=xp, tau=temperature, kernel=kernel, d0=head)
+        system = InfoNCE(widths=(dim,) * (layers + 1), x=x, x_aug=xp, tau=temperature, kernel=kernel, d0=head,
+                         batch=batch)
         sol = solve(system, system.init(init_scale, seed), np.array([0.0, t1]), rtol=rtol, atol=atol,
                     max_steps=max_steps)
         s = np.linalg.svd(np.asarray(system.weights(sol.y_final)[0]), compute_uv=False)
@@ -270,6 +301,10 @@ def simulate_collapse(model: str, *, preset: str | None = None, init: str | None
     """Build a contrastive ``model`` (:data:`CONTRASTIVE_MODELS`, or a :data:`PRESETS` entry, whose
     values the explicit ``options`` override), integrate it to ``t1`` and report its collapse."""
     options = {k: v for k, v in options.items() if v is not None}
+    data = options.get("data")
+    if preset is not None and preset in PRESETS and data is None:
+        data = PRESETS[preset]["data"]
+    _check_applicable(model, options, init, data)
     if preset is not None:
         if preset not in PRESETS:
             raise DynsimInputError("preset", f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -302,7 +337,7 @@ def simulate_collapse(model: str, *, preset: str | None = None, init: str | None
         comparison = representation_ranks(np.asarray(system.x), np.asarray(system.x_aug), d0=system.d0, t1=t1,
                                           kernel=system.kernel, temperature=float(system.tau),
                                           init_scale=init_scale, seed=seed, rtol=rtol, atol=atol,
-                                          max_steps=max_steps)
+                                          max_steps=max_steps, batch=system.batch)
     params.update(preset=preset, init=init, seed=seed, init_scale=init_scale, t1=t1, n_save=n_save, rtol=rtol,
                   atol=atol, max_steps=max_steps)
     return CollapseRun(model, system, sol, params, series, pb, comparison)

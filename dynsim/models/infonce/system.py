@@ -197,12 +197,19 @@ class _DeepNetwork(_MatrixSystem):
         """The singular values of each layer (largest first)."""
         return [jnp.linalg.svd(w, compute_uv=False) for w in self.weights(y)]
 
-    def init(self, scale: float = 1.0, seed: int = 0) -> Array:
-        """A random start: ``W_k`` with i.i.d. ``N(0, scale^2 / fan_in)`` entries."""
+    def init(self, scale: float = 1.0, seed: int = 0, distribution: str = "normal") -> Array:
+        """A random start: ``W_k`` with i.i.d. entries, ``normal``: ``N(0, scale^2 / fan_in)``;
+        ``uniform``: PyTorch's default for ``nn.Linear`` (``kaiming_uniform_`` with ``a = sqrt(5)``),
+        ``scale U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, of variance ``scale^2 / (3 fan_in)``."""
         check_init_scale(scale)
+        if distribution not in ("normal", "uniform"):
+            raise DynsimInputError("distribution", f"distribution must be normal or uniform (got {distribution!r})")
         rng = np.random.default_rng(seed)
-        mats = {f"W{k + 1}": scale * rng.normal(size=(self.widths[k + 1], self.widths[k])) / np.sqrt(self.widths[k])
-                for k in range(self.layers)}
+        mats = {}
+        for k in range(self.layers):
+            shape = (self.widths[k + 1], self.widths[k])
+            unit = rng.normal(size=shape) if distribution == "normal" else rng.uniform(-1.0, 1.0, size=shape)
+            mats[f"W{k + 1}"] = scale * unit / np.sqrt(self.widths[k])
         return self.pack(**mats)
 
     def spectral_init(self, singular_values, seed: int = 0) -> Array:

@@ -1,0 +1,185 @@
+"""Every numeric option of every command, given one bad value alone: exit code 2, one line on stderr
+whose first word after ``dynsim: error:`` is exactly that option, and nothing written to --out.
+
+Bad values: 1e308 and 1e-320 (over- and underflow) for every float option, the ends just outside an
+integer option's range, and 0 / -1 where the option's range excludes them (the table ``NONPOSITIVE``).
+Each option runs in a context where it applies (``CONTEXT``), so that the refusal is about its value.
+Only validation runs: a value that reached a job would hit the alarm (a few seconds) and fail here.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+import typer
+
+import cli
+
+COMMAND = typer.main.get_command(cli.app)
+
+#: (command, option) -> the argv before the option: a context where the option applies.
+CONTEXT = {
+    "simulate": ["simulate", "byol"],
+    "compare": ["compare", "byol"],
+    "sweep": ["sweep", "basin-size", "--over", "alpha_p=0.5:2:2"],
+    "continuation": ["continuation", "--over", "eta=1e-3:0.5"],
+    ("sweep", "--alpha-p"): ["sweep", "basin-size", "--over", "eta=1e-3:1e-2:2"],
+    ("sweep", "--beta"): ["sweep", "collapse", "--model", "byol", "--over", "init_scale=0.1:1:2"],
+    ("sweep", "--init-scale"): ["sweep", "collapse", "--over", "eta=0.01:0.1:2"],
+    ("sweep", "--samples"): ["sweep", "collapse", "--over", "eta=0.01:0.1:2"],
+    ("basin-map", "--beta"): ["basin-map", "--model", "eigen3d"],
+    ("basin-map", "--tau0"): ["basin-map", "--model", "eigen3d"],
+    **{("basin-map", o): ["basin-map", "--model", "simsiam"]
+       for o in ("--scale-min", "--scale-max", "--samples", "--n1")},
+    ("simulate", "--tau"): ["simulate", "symmetrized"],
+    **{("simulate", o): ["simulate", "directset"] for o in ("--alpha", "--eps", "--rho", "--freq")},
+    ("simulate", "--lr"): ["simulate", "directset", "--rho", "0.5"],
+    ("simulate", "--decay"): ["simulate", "byol", "--data", "spectrum"],
+    ("simulate", "--dim-b"): ["simulate", "byol", "--data", "nuisance"],
+    **{("simulate", o): ["simulate", "infonce"] for o in ("--temperature", "--samples", "--batch", "--layers")},
+    ("simulate", "--d0"): ["simulate", "directclr"],
+    ("stepwise", "--bandwidth"): ["stepwise", "--kernel", "rbf"],
+}
+
+#: Float options whose range excludes 0 (value "0") and negative numbers ("-1"), per command.
+NONPOSITIVE = {
+    "phase-portrait": {"--eta": "-1", "--sigma": "-1", "--tau": "-1", "--alpha-p": "0 -1", "--p-max": "-1",
+                       "--s-min": "-1", "--s-max": "0 -1", "--t1": "0 -1", "--rtol": "0 -1", "--atol": "-1"},
+    "basin-map": {"--eta": "-1", "--sigma": "-1", "--tau": "-1", "--alpha-p": "0 -1", "--beta": "0 -1",
+                  "--tau0": "-1", "--p-max": "-1", "--s-min": "0 -1", "--s-max": "0 -1", "--t1": "0 -1",
+                  "--rtol": "0 -1", "--atol": "-1", "--scale-min": "0 -1", "--scale-max": "0 -1"},
+    "sweep": {"--eta": "-1", "--sigma": "-1", "--tau": "-1", "--alpha-p": "0 -1", "--beta": "-1", "--t1": "0 -1",
+              "--init-scale": "0 -1"},
+    "compare": {"--time": "0 -1", "--eta": "-1", "--sigma": "-1", "--alpha-p": "0 -1", "--beta": "-1"},
+    "simulate": {"--sigma": "-1", "--decay": "0 -1", "--init-scale": "0 -1", "--t1": "0 -1", "--rtol": "0 -1",
+                 "--atol": "-1", "--eta": "-1", "--alpha-p": "0 -1", "--beta": "-1", "--tau": "-1",
+                 "--alpha": "0 -1", "--eps": "-1", "--rho": "-1", "--lr": "0 -1", "--temperature": "0 -1"},
+    "stepwise": {"--ratio": "0 -1", "--noise": "-1", "--init-scale": "0 -1", "--bandwidth": "0 -1",
+                 "--t1": "0 -1"},
+    "continuation": {"--at": "0 -1"},
+}
+
+
+def _cases():
+    for name, cmd in COMMAND.commands.items():
+        for p in cmd.params:
+            if type(p).__name__ != "TyperOption" or getattr(p, "is_flag", False):
+                continue
+            kind = p.bare_type()
+            opt = p.opts[0]
+            if kind in (float, "float"):
+                values = ["1e308", "1e-320", *NONPOSITIVE.get(name, {}).get(opt, "").split()]
+            elif kind in (int, "int"):
+                values = ([str(p.min - 1)] + (["-1"] if p.min >= 1 else []) if p.min is not None else []) + \
+                         ([str(p.max + 1)] if p.max is not None else [])
+            else:
+                continue
+            for v in values:
+                yield name, opt, v
+
+
+CASES = list(_cases())
+
+
+def _main(argv: list[str], seconds: int = 20) -> int:
+    """``cli.main(argv)``, failing if it runs past ``seconds``: bad input must be refused before any job."""
+
+    def alarm(*_):
+        raise TimeoutError(f"dynsim {' '.join(argv)} was not refused within {seconds} s: it reached a job")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        return cli.main(argv)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_the_table_names_real_options():
+    """A renamed option must not leave the tables pointing at nothing (the sweep would silently shrink)."""
+    opts = {(c, o) for c, o, _ in CASES}
+    for cmd, table in NONPOSITIVE.items():
+        for o in table:
+            assert (cmd, o) in opts, (cmd, o)
+    for key in CONTEXT:
+        if isinstance(key, tuple):
+            assert key in opts, key
+    assert len(CASES) > 150
+
+
+@pytest.mark.parametrize("command, option, value", CASES, ids=[f"{c}{o}={v}" for c, o, v in CASES])
+def test_a_bad_value_alone_names_its_option(command, option, value, tmp_path, capsys):
+    base = CONTEXT.get((command, option), CONTEXT.get(command, [command]))
+    out = tmp_path / "out"
+    argv = [*base, option, value, "--out", str(out)]
+    rc = _main(argv)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2, (argv, rc, err[-1500:])
+    assert len(lines) == 1, (argv, err)
+    named = lines[0].removeprefix("dynsim: error: ")
+    # the option is the one named: typer's "Invalid value for '--opt'" or dynsim's "--opt: ..."
+    assert named.startswith(f"{option}:") or named.startswith(f"Invalid value for '{option}'"), (argv, lines[0])
+    assert not Path(out).exists() or not any(Path(out).iterdir()), (argv, list(Path(out).iterdir()))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    import numpy as np
+
+    d = tmp_path_factory.mktemp("inputs")
+    rng = np.random.default_rng(0)
+    np.savez(d / "views.npz", x=rng.normal(size=(40, 4)), x_prime=rng.normal(size=(40, 4)))
+    np.savez(d / "cov.npz", X=np.eye(4), X_aug=0.25 * np.eye(4))
+    np.savez(d / "pairs.npz", x=rng.normal(size=(30, 6)), x_prime=rng.normal(size=(30, 6)))
+    (d / "empty.npz").write_bytes(b"")
+    return d
+
+
+#: Options that do not apply where they are given, and the issue's examples of messages that named
+#: another option: each refused naming the option typed.
+NOT_APPLICABLE = [
+    (["simulate", "infonce", "--data", "isotropic", "--dim-b", "3"], "--dim-b"),
+    (["simulate", "infonce", "--decay", "0.5"], "--decay"),  # nuisance data by default: no spectrum
+    (["simulate", "infonce", "--d0", "4"], "--d0"),
+    (["simulate", "directclr", "--layers", "2"], "--layers"),
+    (["simulate", "directclr", "--init", "uniform"], "--init"),
+    (["simulate", "infonce", "--views", "{views}", "--samples", "64"], "--samples"),
+    (["simulate", "infonce", "--views", "{views}", "--sigma", "1"], "--sigma"),
+    (["simulate", "infonce", "--cov", "{cov}", "--n1", "4"], "--n1"),
+    (["simulate", "infonce", "--cov", "{cov}", "--dim-b", "2"], "--dim-b"),
+    (["simulate", "infonce", "--samples", "100", "--batch", "7"], "--batch"),
+    (["stepwise", "--bandwidth", "2"], "--bandwidth"),
+    (["stepwise", "--pairs", "{pairs}", "--m", "3"], "--m"),
+    (["stepwise", "--pairs", "{empty}"], "--pairs"),
+    (["basin-map", "--model", "simsiam", "--rtol", "1e-6"], "--rtol"),
+    (["basin-map", "--model", "simsiam", "--beta", "0.5"], "--beta"),  # SimSiam has no EMA
+    (["basin-map", "--model", "simsiam", "--eta", "0"], "--eta"),  # nothing decays: t1 must be given
+    (["basin-map", "--model", "simsiam", "--scale-min", "20"], "--scale-min"),
+    (["basin-map", "--p-max", "-5"], "--p-max"),
+    (["phase-portrait", "--s-max", "0"], "--s-max"),
+    (["phase-portrait", "--eta", "1e308"], "--eta"),
+    (["sweep", "bifurcation", "--over", "eta=0:0.1:3", "--alpha-p", "2"], "--alpha-p"),
+    (["sweep", "basin-size", "--over", "eta=1e-3:1e-2:2", "--eta", "0.1"], "--eta"),
+    (["sweep", "alignment", "--over", "eta=1e-3:1e-2:2", "--samples", "4"], "--samples"),
+    (["sweep", "collapse", "--over", "init_scale=0.1:1:2", "--grid", "4"], "--grid"),
+    (["sweep", "collapse", "--over", "init_scale=0.1:1:2", "--t1", "-1"], "--t1"),
+    (["compare", "byol", "--time", "1e7"], "--time"),  # 1e9 steps at the smallest default lr
+    (["figures", "no-such-figure"], "NAMES"),  # positional arguments: their metavar, not an --option
+    (["sweep", "no-such-kind", "--over", "eta=0:1:2"], "KIND"),
+    (["rerun", "{empty}"], "RECORD"),
+]
+
+
+@pytest.mark.parametrize("argv, option", NOT_APPLICABLE, ids=[" ".join(a[:2] + [o]) for a, o in NOT_APPLICABLE])
+def test_an_option_that_does_not_apply_is_named(argv, option, files, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = [a.format(**{p.stem: str(p) for p in files.iterdir()}) for a in argv]
+    rc = _main([*argv, "--out", str(out)])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert rc == 2 and len(lines) == 1, (argv, lines)
+    assert lines[0].startswith(f"dynsim: error: {option}:"), (argv, lines[0])
+    assert not out.exists() or not any(out.iterdir())
