@@ -45,6 +45,17 @@ EXPECTED = {
         "jepa-c-rho-bias-grows-with-depth": R, "jepa-c-depth-at-fixed-layer-scale": NR,
         "jepa-d-opposite-orders": NR, "jepa-sgd-follows-flow": R,
     },
+    # QUICK runs the claims that share one solve of the eigenmode ODE; the rest (full run: R) are skipped.
+    "06_cosine_loss_normalisation.ipynb": {
+        "cosine-eigenmode-reduction": INC, "cosine-end-point": R, "cosine-no-collapse-above-eta-c": R,
+        "cosine-weights-settle-above-eta-c": NR, "cosine-norm-law": INC, "cosine-weight-decay-is-a-time-change": INC,
+        "cosine-stationary-points": INC, "cosine-sgd-follows-flow": INC,
+    },
+    # QUICK skips the two claims on the long flows (full run: R, NR).
+    "07_vicreg_linear.ipynb": {
+        "vicreg-collapse-threshold": R, "vicreg-decorrelation-threshold": R, "vicreg-stationary-spectrum": INC,
+        "vicreg-covariance-prevents-informational-collapse": INC,
+    },
 }
 VERDICT = re.compile(r"^VERDICT (\S+): (reproduced|not reproduced|inconclusive)\b", re.M)
 

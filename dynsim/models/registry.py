@@ -1,6 +1,9 @@
 """The built-in models by name: what ``--model NAME`` and ``dynsim models`` know.
 
 Adding a family: give it a subpackage of :mod:`dynsim.models` and one :func:`register` call here.
+An entry may name a ``dynsim simulate NAME`` job, ``"package.module:function"`` (imported on first
+use): ``function(given, size) -> {"figure", "arrays", "parameters", "summary", "messages"}``, with
+``given`` the command's options (``None`` where not given); the command writes the outputs.
 """
 
 from __future__ import annotations
@@ -8,7 +11,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from dynsim._core.errors import DynsimInputError
+
+def _error(name: str, message: str) -> Exception:
+    # imported here: this module runs without the dynsim package (cli.py reads simulate_names() at its
+    # import, and importing dynsim would import jax)
+    from dynsim._core.errors import DynsimInputError
+
+    return DynsimInputError(name, message)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,13 +26,33 @@ class Entry:
     factory: Callable[[], object]  # builds the model with its defaults
     family: str
     description: str
+    job: str | None = None  # "package.module:function" of its `dynsim simulate NAME` job, or None
 
 
 _REGISTRY: dict[str, Entry] = {}
 
 
-def register(name: str, factory: Callable[[], object], family: str, description: str) -> None:
-    _REGISTRY[name] = Entry(name, factory, family, description)
+def register(name: str, factory: Callable[[], object], family: str, description: str, *,
+             job: str | None = None) -> None:
+    if job is not None and (job.count(":") != 1 or not all(job.split(":"))):
+        raise _error("job", f"job must be 'package.module:function' (got {job!r})")
+    _REGISTRY[name] = Entry(name, factory, family, description, job)
+
+
+def simulate_names() -> tuple[str, ...]:
+    """The models that name a ``dynsim simulate`` job, in registration order."""
+    return tuple(e.name for e in _REGISTRY.values() if e.job is not None)
+
+
+def simulate_job(name: str) -> Callable[..., dict]:
+    """The ``dynsim simulate NAME`` job of a registered model, imported now."""
+    import importlib
+
+    e = _REGISTRY.get(name)
+    if e is None or e.job is None:
+        raise _error("model", f"{name!r} has no simulate job: one of {', '.join(simulate_names())}")
+    module, function = e.job.split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def has(name: str) -> bool:
@@ -40,7 +69,7 @@ def entries() -> tuple[Entry, ...]:
 
 def build(name: str):
     if name not in _REGISTRY:
-        raise DynsimInputError("model", f"unknown model {name!r}: one of {', '.join(_REGISTRY)}")
+        raise _error("model", f"unknown model {name!r}: one of {', '.join(_REGISTRY)}")
     return _REGISTRY[name].factory()
 
 
@@ -98,5 +127,33 @@ def _jepa(objective: str):
     return make
 
 
-register("jepa", _jepa("jepa"), "jepa", "JEPA, depth-3 linear encoder + predictor, stop-gradient target, as a loss [L24]")
+register("jepa", _jepa("jepa"), "jepa", "JEPA, depth-3 linear encoder + predictor, stop-gradient target, as a loss [L24]",
+         job="dynsim.models.jepa.job:cli_job")
 register("mae", _jepa("mae"), "jepa", "MAE, depth-3 linear encoder + decoder, as a loss [L24]")
+
+
+def _cosine(kind: str):
+    def make():
+        from dynsim.models.cosine import system
+
+        return system.cosine_flow() if kind == "flow" else system.CosineEigen()
+    return make
+
+
+register("simsiam-cosine", _cosine("flow"), "cosine", "linear SimSiam with the population cosine loss, 4 x 4, "
+         "as a loss [T21, B23]", job="dynsim.models.cosine.job:cli_job")
+register("cosine-eigen", _cosine("eigen"), "cosine", "its eigenmode dynamics: 4 modes (p_j, s_j) coupled by the "
+         "normalisation [B23]")
+
+
+def _vicreg(kind: str):
+    def make():
+        from dynsim.models.vicreg import system
+
+        return system.vicreg_flow() if kind == "flow" else system.VICRegMode()
+    return make
+
+
+register("vicreg", _vicreg("flow"), "vicreg", "linear VICReg, W 4 x 4, the paper's coefficients, as a loss [BPL22]",
+         job="dynsim.models.vicreg.job:cli_job")
+register("vicreg-mode", _vicreg("mode"), "vicreg", "one VICReg mode w: the collapse threshold is a pitchfork in lam")
