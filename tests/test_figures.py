@@ -54,7 +54,40 @@ def test_make_figures_quick(tmp_path):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert r["runtime_s"] >= 0
         assert _numbers(r["summary"]) >= 1, r["name"]
+        assert (r["paper"], r["differences_from_paper"]) == (fig.paper, list(fig.differences))
     assert manifest["versions"]["dynsim"] and "jax" in manifest["versions"]
+    # the gallery's page: each figure's image, command, the paper figure and every listed difference
+    index = (tmp_path / "index.md").read_text()
+    for r in records:
+        assert f"## {r['name']}" in index and f"![{r['name']}]({r['name']}.png)" in index and r["command"] in index
+        assert f"Paper figure: {r['paper']}." in index
+        for text in r["same_as_paper"] + r["differences_from_paper"]:
+            assert f"- {text}" in index
+
+
+#: The seed figures compared with the papers' (issue 17): each names its paper figure and says in words
+#: what matches (axes, quantities, scales) and what still differs.
+SEED_PAPER_FIGURES = {"phase-portrait-eta-0": "[T21] Fig. 3", "phase-portrait-eta-0.01": "[T21] Fig. 3",
+                      "phase-portrait-eta-1": "[T21] Fig. 3", "eigenvalues-byol": "[T21] Fig. 5",
+                      "barlow-stepwise": "[S23] Fig. 1 (A, B)", "infonce-collapse-vs-k": "[J22] Fig. 3"}
+
+
+@pytest.mark.parametrize("name", sorted(SEED_PAPER_FIGURES))
+def test_seed_figures_name_their_paper_figure_and_differences(name):
+    fig = FIGURES[name]
+    assert fig.paper == SEED_PAPER_FIGURES[name]
+    assert fig.same and fig.differences and all(len(t) > 20 for t in fig.same + fig.differences)
+    assert any(w in " ".join(fig.same) for w in ("axis", "axes")), "say which axes and scales match"
+
+
+def test_figures_with_paper_parameters_use_them():
+    """The parameters each redrawn figure takes from its paper figure (docs/equations.md)."""
+    pp = [FIGURES[f"phase-portrait-eta-{e}"].params for e in ("0", "0.01", "1")]
+    assert [p["eta"] for p in pp] == [0.0, 0.01, 1.0] and all(p["tau"] == p["alpha_p"] == 1.0 for p in pp)
+    e = FIGURES["eigenvalues-byol"].params
+    assert (e["eta"], e["beta"]) == (0.04, 0.4)  # [T21] Fig. 5: lr 0.01, lr*beta = 1 - 0.996, lr*eta = 4e-4
+    k = FIGURES["infonce-collapse-vs-k"].params
+    assert (k["dim"], k["dim_aug"]) == (16, 8)  # [J22] Fig. 3: 16 x 16 weights, 8 x 8 blocks
 
 
 def test_make_figures_same_bytes_and_column(tmp_path):

@@ -71,3 +71,59 @@ def test_alignment_sweep_keeps_one_window_so_alpha_p_matters():
     q = sw.quantity
     assert np.all((q > 0) & (q < 1))
     assert q[-1] - q[0] > 5e-3
+
+
+def _marker_points(fig, kind):
+    """(x, y) of the points drawn with ``point_marker(kind)`` (its marker and edge colour)."""
+    from matplotlib.colors import same_color
+
+    from dynsim.plot.style import point_marker
+
+    m = point_marker(kind)
+    xy = [np.c_[ln.get_xdata(), ln.get_ydata()] for ax in fig.axes for ln in ax.lines
+          if ln.get_linestyle() == "None" and ln.get_marker() == m["marker"]
+          and same_color(ln.get_markeredgecolor(), m["mec"]) and len(ln.get_xdata())]
+    return np.concatenate(xy) if xy else np.zeros((0, 2))
+
+
+def test_bifurcation_stability_is_classify_and_degenerate_points_drawn_as_such():
+    """The sweep labels each p* with dynsim.classify of the 1-D Jacobian f'(p) = 2 p tau - 3 (1+sigma^2) p^2 - eta
+    (closed form): degenerate exactly at the origin for eta = 0 and at the fold p = tau/(2(1+sigma^2)) for
+    eta = eta_c. The figure draws those, and only those, in the degenerate marker, with a legend entry only
+    when one is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dynsim.plot.style import figure_problems
+
+    sw = dynsim.sweep("bifurcation", [dynsim.Range("eta", 0.0, 0.125, 6)])
+    eta = sw.ranges[0].values()
+    assert sw.info["points_missing_vs_closed_form"] == 0  # the fold at eta_c, a double root, is one point
+    folded = dynsim.sweep("bifurcation", [dynsim.Range.parse("eta=0:0.15:7")])  # 0.125 - 1e-17 from linspace
+    assert folded.info["points_missing_vs_closed_form"] == 0 and folded.info["closed_form_error_max"] < 1e-12
+    for i, e in enumerate(eta):
+        for j, p in enumerate(sw.quantity[i]):
+            if not np.isfinite(p):
+                continue
+            label = dynsim.classify(np.array([2 * p - 3 * 2.0 * p**2 - e]), zero_tol=1e-7)
+            assert sw.extra["degenerate"][i, j] == (label == "degenerate"), (e, p, label)
+            assert sw.extra["stable"][i, j] == label.startswith("stable"), (e, p, label)
+    deg = np.argwhere(sw.extra["degenerate"])
+    np.testing.assert_allclose([(eta[i], sw.quantity[i, j]) for i, j in deg], [(0.0, 0.0), (0.125, 0.25)], atol=1e-7)
+    fig = dynsim.plot_sweep(sw)
+    try:
+        drawn = _marker_points(fig, "degenerate")
+        np.testing.assert_allclose(drawn[np.lexsort(drawn.T[::-1])], [(0.0, 0.0), (0.125, 0.25)], atol=1e-7)
+        assert not any(np.allclose(xy, (0.0, 0.0)) for xy in _marker_points(fig, "unstable"))  # no longer "unstable"
+        labels = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+        assert "degenerate" in labels and figure_problems(fig) == []
+    finally:
+        plt.close(fig)
+    fig = dynsim.plot_sweep(dynsim.sweep("bifurcation", [dynsim.Range("eta", 0.01, 0.1, 4)]))
+    try:  # no degenerate point: no legend entry for one
+        assert len(_marker_points(fig, "degenerate")) == 0
+        assert "degenerate" not in [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+    finally:
+        plt.close(fig)

@@ -7,6 +7,10 @@ at both paper sizes (``size="page"``, 7 in, or ``"column"``, 3.4 in). ``quick=Tr
 (small grids, few seeds, short runs) so that all figures together take a few minutes on two CPU cores;
 ``quick=False`` gives the paper-quality defaults (the CLI's own defaults where a command exists).
 Files are written with :func:`dynsim.plot.style.savefig`: the same run gives the same bytes.
+
+A figure that redraws a paper's figure names it (``paper``, e.g. "[T21] Fig. 3") and lists, in
+words, what still differs from it (``differences``: data, parameters, panels added or left out);
+:func:`make_figures` writes both into the manifest and into ``index.md``, the gallery's page.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ class Figure:
     quick_params: dict = dataclasses.field(default_factory=dict)
     compute: Callable[[bool], object] | None = None
     draw: Callable[..., tuple] | None = None
+    paper: str | None = None  # the paper figure it redraws, e.g. "[T21] Fig. 3"; None: no paper figure
+    same: tuple[str, ...] = ()  # what matches the paper's figure: axes, quantities, scales
+    differences: tuple[str, ...] = ()  # what still differs from it, in words
 
     def parameters(self, quick: bool = False) -> dict:
         """The parameters ``make(quick)`` uses: ``params``, with ``quick_params`` over them if quick."""
@@ -163,7 +170,7 @@ def _draw_collapse_vs_k(sw, size="page"):
     from matplotlib.lines import Line2D
 
     from dynsim.plot.seed_figures import _letters
-    from dynsim.plot.style import COLLAPSED, SEQUENCE, TOLERANCE, WIDTHS, number, style, suptitle
+    from dynsim.plot.style import COLLAPSED, SEQUENCE, WIDTHS, number, style, suptitle
 
     p = sw.params
     dim, dim_aug, t1 = p["dim"], p["dim_aug"], p["t1"]
@@ -179,13 +186,19 @@ def _draw_collapse_vs_k(sw, size="page"):
             fig, (a, b) = plt.subplots(1, 2, figsize=(w, 2.8), layout="constrained", width_ratios=(1.35, 1))
         else:
             fig, (a, b) = plt.subplots(2, 1, figsize=(w, 4.6), layout="constrained")
-        for kk, r, col in zip(sw.k, rel, colours):
-            a.plot(idx, np.where(r > 0, r, np.nan), "o-", ms=2.5, lw=0.9, color=col, label=f"$k = {number(kk)}$")
-        a.axhline(floor, **TOLERANCE)
-        a.set(yscale="log", xlabel="singular value index $j$", ylabel=r"$\sigma_j(W) / \sigma_1(W)$ at $t_1$",
+        # [J22] Fig. 3's axes: the singular values of W (log) against their rank index
+        for kk, v, r, col in zip(sw.k, sv, rel, colours):
+            a.plot(idx, np.where(v > 0, v, np.nan), "o-", ms=2.5, lw=0.9, color=col, label=f"$k = {number(kk)}$")
+            low = (r < floor) & (v > 0)
+            if low.any():
+                a.plot(idx[low], v[low], ls="none", marker="o", ms=4.5, mfc="none", mec=COLLAPSED, mew=1.0, zorder=4)
+        a.set(yscale="log", xlabel="singular value rank index $j$", ylabel=r"$\sigma_j(W)$ at $t_1$",
               xticks=idx[::2] if idx.size > 10 else idx)
-        floor_key = Line2D([], [], **TOLERANCE, label=rf"collapsed below ${number(floor, math=True)}$")
-        a.legend(handles=a.get_legend_handles_labels()[0] + [floor_key], loc="lower left", ncols=2)
+        handles = a.get_legend_handles_labels()[0]
+        if np.any((rel < floor) & (sv > 0)):
+            handles.append(Line2D([], [], ls="none", marker="o", ms=4.5, mfc="none", mec=COLLAPSED, mew=1.0,
+                                  label=rf"collapsed: $\sigma_j < {number(floor, math=True)}\,\sigma_1$"))
+        a.legend(handles=handles, loc="lower left", ncols=2)
         x = np.arange(len(sw.k))
         wd = 0.38
         b.bar(x - wd / 2, sw.collapsed_dims, wd, color=COLLAPSED, label="collapsed singular values")
@@ -276,7 +289,8 @@ _DRAW[_stepwise] = _draw_stepwise
 # ----------------------------------------------------------------------------- registry
 
 
-def _figure(name: str, title: str, command: str, builder: Callable, params: dict, quick: dict | None = None) -> Figure:
+def _figure(name: str, title: str, command: str, builder: Callable, params: dict, quick: dict | None = None, *,
+            paper: str | None = None, same: tuple[str, ...] = (), differences: tuple[str, ...] = ()) -> Figure:
     quick = dict(quick or {})
     draw = _DRAW[builder]
 
@@ -291,25 +305,64 @@ def _figure(name: str, title: str, command: str, builder: Callable, params: dict
 
     compute.__name__ = f"compute_{name.replace('-', '_')}"
     make.__name__ = f"make_{name.replace('-', '_')}"
-    return Figure(name, title, command, dict(params), make, quick, compute, draw)
+    return Figure(name, title, command, dict(params), make, quick, compute, draw, paper, tuple(same),
+                  tuple(differences))
+
+
+# What each redrawn paper figure shares with the paper's and what still differs, in words (the
+# gallery's index.md lists them). The papers' figure settings are in docs/equations.md.
+_T21_FIG3_SAME = (
+    "the (p_j, s_j) plane of the decoupled eigenvalue dynamics at fixed tau = 1, alpha_p = 1, "
+    "p_j (eigenvalue of W_p) across and s_j (eigenvalue of F) up, both axes linear",
+    "stable stationary points filled red, unstable ones hollow green, the invariant parabola s = p^2/alpha_p dashed",
+)
+_T21_FIG3_DIFF = (
+    "sigma: [T21] does not state sigma^2; dynsim draws sigma = 1",
+    "one figure per eta, each on its own default window p in [-tau/(2(1+sigma^2)), 2 tau/(1+sigma^2)], "
+    "s in [0, 0.8 p_max^2/alpha_p] (here [-0.25, 1] x [0, 0.8]), not the paper's panels side by side",
+    "added by dynsim: streamlines, both nullclines, 16 sample trajectories coloured by where they end, "
+    "panel (b) a zoom on the origin and panels (c, d) the 1-D dynamics on the parabola with the basins shaded",
+    "points whose linearisation is inconclusive (dynsim.classify: degenerate) get a hollow purple diamond, "
+    "and at eta = 0 the two lines of stationary points (s = 0 and p = tau/(1+sigma^2)) are drawn",
+)
 
 
 def _registry() -> dict[str, Figure]:
     pp = dict(sigma=1.0, tau=1.0, alpha_p=1.0, n_traj=16, n_save=400)
     pp_quick = dict(n_traj=6, n_save=150)
+    fig3 = dict(paper="[T21] Fig. 3", same=_T21_FIG3_SAME, differences=_T21_FIG3_DIFF)
     figs = [
         _figure("phase-portrait-eta-0", "Phase portrait of the (p, s) dynamics, eta = 0 [T21, Fig. 3]",
-                "dynsim phase-portrait --eta 0 --sigma 1", _phase_portrait, dict(eta=0.0, **pp), pp_quick),
+                "dynsim phase-portrait --eta 0 --sigma 1", _phase_portrait, dict(eta=0.0, **pp), pp_quick, **fig3),
         _figure("phase-portrait-eta-0.01", "Phase portrait of the (p, s) dynamics, eta = 0.01 [T21, Fig. 3]",
-                "dynsim phase-portrait --eta 0.01 --sigma 1", _phase_portrait, dict(eta=0.01, **pp), pp_quick),
+                "dynsim phase-portrait --eta 0.01 --sigma 1", _phase_portrait, dict(eta=0.01, **pp), pp_quick, **fig3),
         _figure("phase-portrait-eta-1", "Phase portrait of the (p, s) dynamics, eta = 1: collapse only [T21, Fig. 3]",
-                "dynsim phase-portrait --eta 1 --sigma 1", _phase_portrait, dict(eta=1.0, **pp), pp_quick),
+                "dynsim phase-portrait --eta 1 --sigma 1", _phase_portrait, dict(eta=1.0, **pp), pp_quick, **fig3),
         _figure("phase-portrait-eta-4e-4", "Phase portrait of the (p, s) dynamics, eta = 4e-4 (the tuned weight decay)",
-                "dynsim phase-portrait --eta 4e-4 --sigma 1", _phase_portrait, dict(eta=4e-4, **pp), pp_quick),
-        _figure("eigenvalues-byol", "Linear BYOL (Lemma 1): eigenvalues of F and W_p, Theorem 1's drift [T21]",
-                "dynsim simulate byol", _simulate,
-                dict(model="byol", n1=8, eta=0.01, sigma=0.5, beta=0.4, t1=200.0, n_save=201, seed=0),
-                dict(t1=100.0, n_save=101)),
+                "dynsim phase-portrait --eta 4e-4 --sigma 1", _phase_portrait, dict(eta=4e-4, **pp), pp_quick,
+                paper="[T21] Fig. 3 (style)", same=_T21_FIG3_SAME,
+                differences=("[T21] Fig. 3 has no panel at eta = 4e-4: this is its style at the weight decay that "
+                             "performed best in [T21]'s slide table",) + _T21_FIG3_DIFF[:1] + _T21_FIG3_DIFF[2:]),
+        _figure("eigenvalues-byol", "Linear BYOL (Lemma 1): eigenvalues of F and W_p, Theorem 1's drift [T21, Fig. 5]",
+                "dynsim simulate byol --eta 0.04 --t1 100", _simulate,
+                dict(model="byol", n1=8, eta=0.04, sigma=0.5, beta=0.4, t1=100.0, n_save=201, seed=0),
+                dict(t1=50.0, n_save=101), paper="[T21] Fig. 5",
+                same=("Fig. 5's hyperparameters: beta = 0.4 and eta = 0.04 (its lr = 0.01 with 1 - 0.996 = lr x beta "
+                      "and weight decay 4e-4 = lr x eta), time t = lr x step on a linear axis",
+                      "the eigenvalue trajectories s_j(t) of F (a) and p_j(t) of W_p (b), the collapsed ones in "
+                      "vermillion, p_j against the closed form p*_+ for the final tau"),
+                differences=(
+                    "model: [T21] Fig. 5 integrates the decoupled eigenvalue ODEs; dynsim integrates the full "
+                    "Lemma 1 matrix ODE (8 x 8, random start of scale 1, X = I, X' = sigma^2 I with sigma = 0.5, "
+                    "dynsim's choice) and reads s_j as the eigenvalues of F and p_j = u_j^T W_p u_j in F's "
+                    "eigenbasis, which follow the decoupled ODEs once the eigenspaces align",
+                    "scale: s_j is drawn on a log axis, so that the collapsing directions stay visible over many "
+                    "decades; p_j on a linear one",
+                    "horizon t1 = 100 (10^4 steps at lr 0.01): directions that start below p*_- = 0.042 are still "
+                    "decaying at rate about eta there and are counted as kept until they fall below 1e-6 s_1(0)",
+                    "added by dynsim: (c) the eigenspace alignment ||[F, W_p]|| and the asymmetry of W_p, "
+                    "(d) Theorem 1's conserved quantity, (e) the EMA target's corr(W_a, W) and tau",
+                )),
         _figure("alignment-symmetrized",
                 "Symmetrized W_p/F system: eigenspace alignment ||[F, W_p]|| against Theorem 3's bound [T21]",
                 "dynsim simulate symmetrized --eta 0.1 --sigma 1 --init-scale 0.5", _simulate,
@@ -322,11 +375,36 @@ def _registry() -> dict[str, Figure]:
         _figure("barlow-stepwise", "Linear Barlow Twins learns one direction at a time [S23]",
                 "dynsim stepwise", _stepwise,
                 dict(m=8, d=4, n_pairs=200, ratio=0.6, noise=0.5, init_scale=1e-4, seed=0, n_save=401),
-                dict(n_save=201)),
+                dict(n_save=201), paper="[S23] Fig. 1 (A, B)",
+                same=("the embedding eigenvalues and the loss against the effective time t = lr x step, both on "
+                      "linear axes, the simulation solid and the theory (closed-form eigenvalues and loss) dashed, "
+                      "the predicted step times marked",),
+                differences=(
+                    "data: [S23] uses n = 500 CIFAR-10 positive pairs; dynsim uses 200 synthetic pairs with "
+                    "spectrum gamma_j = 0.6^j (noise 0.5), d = 4 embedding dimensions, m = 8 inputs",
+                    "panel order: eigenvalues in (a) and the loss in (b), where [S23] has the loss in (A) and the "
+                    "eigenvalues in (B); the step times are triangles on the closed form in (a) and dotted lines "
+                    "in (b), not dashed lines",
+                    "the simulation is the gradient-flow ODE from a random init of scale 1e-4, not SGD steps",
+                    "added by dynsim: (c) the relative deviation from the closed form against the solver "
+                    "tolerance; [S23]'s panels (C, D), a ResNet on STL-10, are not redrawn",
+                )),
         _figure("infonce-collapse-vs-k", "InfoNCE: dimensional collapse against the augmentation strength k [J22, Fig. 3]",
                 "dynsim check infonce-fig3", _collapse_vs_k,
                 dict(k=(0.0, 1.0, 2.0, 4.0, 8.0, 16.0), dim=16, dim_aug=8, samples=256, t1=200.0, seed=0),
-                dict(k=(0.0, 1.0, 4.0, 16.0), samples=64, t1=100.0)),
+                dict(k=(0.0, 1.0, 4.0, 16.0), samples=64, t1=100.0), paper="[J22] Fig. 3",
+                same=("one linear 16 x 16 layer, data covariance I, augmentation blockdiag(0, k I_8) (8 x 8 blocks)",
+                      "(a) the singular values of W on a log axis against their rank index, one curve per "
+                      "augmentation strength k"),
+                differences=(
+                    "training: the authors' toy runs are SGD steps on freshly drawn samples; dynsim integrates "
+                    "the InfoNCE gradient flow on n = 256 fixed "
+                    "positive pairs with the Gaussian kernel (the paper's analysis form), temperature 1, to t1 = 200",
+                    "k in {0, 1, 2, 4, 8, 16}, one lane of a single solve each; the singular values are read at t1, "
+                    "and those below 1e-3 of the largest are circled in vermillion as collapsed",
+                    "added by dynsim: (b) the number of collapsed singular values and of negative eigenvalues of "
+                    "the effective X = Sigma_0 - Sigma_1 against k, with dim B = 8 dashed",
+                )),
         _figure("infonce-two-layer", "Two-layer InfoNCE: collapse with X > 0, the layers align [J22, Thms 2-3]",
                 "dynsim simulate infonce-2layer", _collapse, dict(model="infonce-2layer", seed=0, n_save=201),
                 dict(samples=128, t1=100.0, n_save=101)),
@@ -369,8 +447,9 @@ def make_figures(names: Iterable[str] | None, out: str | Path, formats: Iterable
     same run writes the same bytes); write ``out/manifest.json`` and return it.
 
     The manifest holds, per figure, its name, title, command, parameters, files, runtime and
-    summary, with the package versions. Unknown names raise :class:`dynsim.DynsimInputError`
-    before anything is computed.
+    summary, the paper figure it redraws with what matches and what differs, and the package
+    versions; ``out/index.md`` (:func:`index_markdown`) is the same as a readable page.
+    Unknown names raise :class:`dynsim.DynsimInputError` before anything is computed.
     """
     import matplotlib.pyplot as plt
 
@@ -410,8 +489,34 @@ def make_figures(names: Iterable[str] | None, out: str | Path, formats: Iterable
             raise RuntimeError(f"figure {n!r}: its summary holds no number")
         records.append({"name": n, "title": fig_def.title, "command": fig_def.command,
                         "parameters": jsonable(fig_def.parameters(quick)), "quick": quick, "size": size, "files": files,
+                        "paper": fig_def.paper, "same_as_paper": list(fig_def.same),
+                        "differences_from_paper": list(fig_def.differences),
                         "runtime_s": round(time.perf_counter() - t0, 3), "summary": summary})
     manifest = {"figures": records, "quick": quick, "size": size, "formats": list(formats),
                 "runtime_s": round(time.perf_counter() - start, 3), "versions": versions()}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / "index.md").write_text(index_markdown(records))
     return manifest
+
+
+def index_markdown(records: list[dict]) -> str:
+    """The gallery's page: per figure its image, the command that makes it, the paper figure it
+    redraws, what matches that figure and the differences that remain (from the manifest's records)."""
+    lines = ["# dynsim gallery", "",
+             "Each figure with the one command that makes it. Where it redraws a paper's figure, the paper figure, "
+             "what matches it and the differences that remain.", ""]
+    for r in records:
+        png = next((f for f in r["files"] if f.endswith(".png")), r["files"][0] if r["files"] else None)
+        lines += [f"## {r['name']}", "", r["title"], ""]
+        if png:
+            lines += [f"![{r['name']}]({png})", ""]
+        lines += [f"`{r['command']}`" + (" (quick run)" if r["quick"] else ""), ""]
+        if r["paper"] is None:
+            lines += ["Paper figure: none (no single paper figure shows this).", ""]
+            continue
+        lines += [f"Paper figure: {r['paper']}.", "", "Same as the paper's:"]
+        lines += [f"- {t}" for t in r["same_as_paper"]]
+        lines += ["", "Differences that remain:"]
+        lines += [f"- {t}" for t in r["differences_from_paper"]] or ["- none"]
+        lines.append("")
+    return "\n".join(lines)

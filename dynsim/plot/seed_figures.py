@@ -1093,10 +1093,8 @@ def _bifurcation(ax, sw, size):
     ax.plot(xf, np.zeros_like(xf), **THEORY, zorder=2)
     ax.plot(xf, pp, **THEORY, zorder=2)
     ax.plot(xf, pm, **THEORY, zorder=2)
-    eta_at = x if r.name == "eta" else np.full_like(x, float(base["eta"]))
     xs = np.repeat(x[:, None], P.shape[1], 1)
-    zero = fin & (np.abs(np.nan_to_num(P)) < 1e-12)
-    degenerate = zero & (np.repeat(eta_at[:, None], P.shape[1], 1) == 0)
+    degenerate = fin & sw.extra["degenerate"]  # dynsim.classify's label, as in the phase portrait
     stable = fin & St & ~degenerate
     unstable = fin & ~St & ~degenerate
     ax.plot(xs[stable], P[stable], ls="none", **{**_marker("stable", size), "ms": 3.6, "mew": 0.5}, zorder=4)

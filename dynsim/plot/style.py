@@ -125,6 +125,15 @@ def point_marker(kind: str, size: str = "page") -> dict:
     }[kind]
 
 
+def marker_kind(stability: str) -> str:
+    """The :func:`point_marker` kind of a :func:`dynsim.classify` label: ``"stable node"`` and
+    ``"stable spiral"`` are ``"stable"``, ``"saddle"`` and ``"degenerate"`` keep their names, every
+    other label (unstable node or spiral) is ``"unstable"``."""
+    if stability.startswith("stable"):
+        return "stable"
+    return stability if stability in ("saddle", "degenerate") else "unstable"
+
+
 def attractor_colours(points) -> list[str]:
     """One colour per attractor (rows of ``points``, states): ``COLLAPSED`` for the collapsed state
     (every coordinate 0), the others :data:`ATTRACTORS` in order (repeating past the seventh)."""
@@ -187,8 +196,11 @@ def freeze_layout(fig) -> None:
     engine = fig.get_layout_engine()
     if engine is None or type(engine).__name__ == "PlaceHolderLayoutEngine":
         return
-    fig.canvas.draw()
-    fig.canvas.draw()  # constrained layout settles over a couple of passes
+    # What a draw does first, without rasterizing every artist: constrained layout settles over a
+    # couple of passes, and the frozen positions give every later draw the same placement.
+    fig.canvas.get_renderer()
+    engine.execute(fig)
+    engine.execute(fig)
     fig.set_layout_engine("none")
 
 

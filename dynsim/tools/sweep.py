@@ -107,14 +107,16 @@ def sweep_model(model: AbstractSystem, over: Axis, *, quantity: str = "fixed-poi
 
 
 def plot_model_sweep(sw: ModelSweep, *, coord: int | None = None, size: str = "page"):
-    """Fixed points: the plotted coordinate of each stationary point against the parameter (stable
-    filled, unstable hollow). Basin fractions: the fraction of each attractor (named by its state)
-    and of the unsettled, with standard-error bars. In the house style of :mod:`dynsim.plot.style`,
+    """Fixed points: the plotted coordinate of each stationary point against the parameter, marked by
+    its :func:`~dynsim.classify` label (stable filled, unstable hollow, saddle a cross, degenerate a
+    diamond: :func:`dynsim.plot.style.point_marker`). Basin fractions: the fraction of each attractor
+    (named by its state) and of the unsettled, with standard-error bars. In the house style of :mod:`dynsim.plot.style`,
     ``size="page"`` (7 in wide) or ``"column"`` (3.4 in)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from dynsim.plot.style import NOT_SETTLED, attractor_colours, check_size, figsize, point_marker, style
+    from dynsim.plot.style import (NOT_SETTLED, attractor_colours, check_size, figsize, marker_kind, point_marker,
+                                   style)
     from dynsim.tools.phase_portrait import _label, _sym
 
     k = sw.plane.axes[0] if coord is None else coord
@@ -123,15 +125,16 @@ def plot_model_sweep(sw: ModelSweep, *, coord: int | None = None, size: str = "p
     with style(size):
         fig, ax = plt.subplots(figsize=figsize(size, 3.6 if size == "page" else 2.4), layout="constrained")
         if sw.quantity == "fixed-points":
-            marker = {st: {**point_marker("stable" if st else "unstable", size), "ms": ms, "mew": 0.5 if st else 1.0}
-                      for st in (True, False)}
+            order = ("stable", "unstable", "saddle", "degenerate")
+            marker = {kd: {**point_marker(kd, size), "ms": ms, "mew": 0.5 if kd == "stable" else 1.0} for kd in order}
+            drawn = set()
             for p in sw.points:
-                for y, st in zip(p["states"], p["stable"]):
-                    ax.plot(p["value"], y[k], ls="none", **marker[bool(st)])
+                for y, st in zip(p["states"], p["stability"]):
+                    kd = marker_kind(st)
+                    ax.plot(p["value"], y[k], ls="none", **marker[kd])
+                    drawn.add(kd)
             ax.set_ylabel(_label(sw.model, k) + " at the stationary points")
-            kinds = {bool(st) for p in sw.points for st in p["stable"]}
-            ax.legend(handles=[Line2D([], [], ls="none", label="stable" if st else "unstable", **marker[st])
-                               for st in (True, False) if st in kinds])
+            ax.legend(handles=[Line2D([], [], ls="none", label=kd, **marker[kd]) for kd in order if kd in drawn])
         else:
             states = {a["name"]: a["state"] for p in sw.points for a in p["attractors"]}
             names = sorted(states)

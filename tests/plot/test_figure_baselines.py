@@ -38,7 +38,9 @@ plt.rcParams["figure.max_open_warning"] = 0  # the module keeps its figures unti
 
 def _cli_cases():
     """The default figure of each main command, with the work shrunk (the same plot function and
-    the same kind of run as the command's default)."""
+    the same kind of run as the command's default). The generic tools' figures (phase-portrait,
+    basin-map and sweep fixed-points with --model) are checked in tests/plot/test_cli_size.py and
+    tests/tools/test_generic_tools.py, continuation's in tests/tools/test_continuation.py."""
     R = dynsim.Range
     return {
         "simulate-directpred": (lambda: dynsim.simulate("directpred", n1=8, n_save=101), sf.plot_simulation),
@@ -52,6 +54,14 @@ def _cli_cases():
         "sweep-bifurcation-eta0": (lambda: dynsim.sweep("bifurcation", [R.parse("eta=0:0.15:7")]), sf.plot_sweep),
         "sweep-basin-size": (lambda: dynsim.sweep("basin-size", [R.parse("alpha_p=0.25:4:3:log")], grid=8),
                              sf.plot_sweep),
+        "sweep-alignment": (lambda: dynsim.sweep("alignment", [R.parse("alpha_p=0.25:4:3:log")], grid=6, t1=200.0),
+                            sf.plot_sweep),
+        # compare barlow draws the step times and batch rates that compare byol (a gallery figure) does not
+        "compare-barlow": (lambda: dynsim.compare("barlow", lrs=(0.02, 0.01), batches=(64,), T=1.0, seeds=1),
+                           sf.plot_comparison),
+        # DirectCLR's panel (e): the rank kept against the projector variants
+        "simulate-directclr": (lambda: dynsim.simulate_collapse("directclr", samples=32, t1=20.0, n_save=51),
+                               sf.plot_collapse),
     }
 
 

@@ -296,6 +296,21 @@ def test_plot_marks_the_fold_on_log_axes(eigen1d, pitchfork):
     plt.close(fig)
 
 
+@pytest.mark.parametrize("size", ["page", "column"])
+def test_plot_no_filler(eigen1d, pitchfork, size):
+    """`dynsim continuation`'s figure: no text-only panel, every legend entry drawn, nothing cut off."""
+    import matplotlib.pyplot as plt
+
+    from dynsim.plot.style import figure_problems
+
+    for run, coord in ((eigen1d, 0), (pitchfork, "x")):
+        fig = plot_continuation(run, coord=coord, size=size)
+        try:
+            assert figure_problems(fig) == []
+        finally:
+            plt.close(fig)
+
+
 # --------------------------------------------------------------------------- bad input
 
 

@@ -286,3 +286,34 @@ def test_cli_check_runs_user_claims(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     verdicts = {c["name"]: c["verdict"] for c in out["checks"]}
     assert verdicts == {"one-is-one": "reproduced", "two-is-three": "not reproduced"}
+
+
+def test_sweep_fixed_points_draws_classify_labels():
+    """Toy at a = 0: one stationary point (0, 0) with Jacobian eigenvalues 0 and -1, degenerate by
+    dynsim.classify; for a > 0 a stable point (sqrt(a), a) and a saddle (-sqrt(a), a). The figure marks each
+    with its label's marker (degenerate diamond, saddle cross), a legend entry per kind drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import same_color
+
+    from dynsim.plot.style import figure_problems, point_marker
+
+    sw = dynsim.sweep_model(Toy(), dynsim.PlaneAxis("a", 0.0, 1.0, 3), window=[(-1.5, 1.5), (-0.5, 1.5)])
+    labels = {p["value"]: sorted(zip((round(y[0], 9) for y in p["states"]), p["stability"])) for p in sw.points}
+    assert labels[0.0] == [(0.0, "degenerate")]
+    assert labels[1.0] == [(-1.0, "saddle"), (1.0, "stable node")]
+    fig = dynsim.plot_model_sweep(sw)
+    try:
+        def at(kind):
+            m = point_marker(kind)
+            return sorted((float(ln.get_xdata()[0]), round(float(ln.get_ydata()[0]), 9)) for ln in fig.axes[0].lines
+                          if ln.get_marker() == m["marker"] and same_color(ln.get_markeredgecolor(), m["mec"]))
+
+        assert at("degenerate") == [(0.0, 0.0)]
+        assert at("saddle") == [(0.5, -round(np.sqrt(0.5), 9)), (1.0, -1.0)]
+        assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["stable", "saddle", "degenerate"]
+        assert figure_problems(fig) == []
+    finally:
+        plt.close(fig)

@@ -27,6 +27,7 @@ from dynsim.models.eigen.system import EigenDynamics1D, EigenDynamics2D, EigenDy
 from dynsim.tools.fixed_points import find_fixed_points
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.solve import solve
+from dynsim._core.system import check_param
 
 PARAMETERS = ("eta", "sigma", "tau", "alpha_p", "beta")
 KINDS = ("basin-size", "alignment", "bifurcation", "collapse")
@@ -117,6 +118,11 @@ def sweep(kind: str, ranges: list[Range], *, base: dict[str, float] | None = Non
         return init_collapse(model, ranges, samples=samples, base=base, t1=t1, progress=progress)
     base = {**DEFAULTS, **(base or {})}
     _check(kind, ranges, base)
+    # the base values checked (and named) before any work: the systems' own parameter ranges
+    EigenDynamics2D(eta=base["eta"], sigma=base["sigma"], tau=base["tau"], alpha_p=base["alpha_p"])
+    EigenDynamics3D(eta=base["eta"], sigma=base["sigma"], alpha_p=base["alpha_p"], beta=base["beta"])
+    if t1 is not None:
+        check_param("t1", t1, lower=0.0, lower_open=True)
     if grid is not None and (not isinstance(grid, int) or grid < 2):
         raise DynsimInputError("grid", f"--grid must be at least 2 (got {grid})")
     if kind == "bifurcation":
@@ -181,7 +187,7 @@ def _alignment_fraction(prm: dict, y0: np.ndarray, t1: float) -> float:
 
 def _bifurcation(r: Range, base: dict) -> Sweep:
     values = r.values()
-    pts, stable, errs = [], [], []
+    pts, stable, degenerate, errs = [], [], [], []
     for v in values:
         prm = {**base, r.name: float(v)}
         sys1 = EigenDynamics1D(eta=prm["eta"], sigma=prm["sigma"], tau=prm["tau"])
@@ -191,7 +197,14 @@ def _bifurcation(r: Range, base: dict) -> Sweep:
         keep = fp.isolated
         pts.append(fp.points[keep, 0])
         stable.append(fp.stable[keep])
+        degenerate.append(np.array([st == "degenerate" for st in fp.stability])[keep])  # classify()'s label
         pm, pp = (float(x) for x in nontrivial_roots(prm["eta"], prm["sigma"], prm["tau"]))
+        k = 1.0 + prm["sigma"] ** 2
+        disc = prm["tau"] ** 2 - 4 * prm["eta"] * k
+        if abs(disc) <= 1e-12 * max(prm["tau"] ** 2, 1.0):
+            # eta = eta_c up to rounding (e.g. of a linspace): p*_+- = (tau +- sqrt(disc))/(2k) are one double
+            # root, the fold, as the finder sees it (roots sqrt(1e-12) apart are not two points to it)
+            pm = pp = prm["tau"] / (2 * k)
         closed = [0.0] + [x for x in (pm, pp) if np.isfinite(x) and x > 0]
         found = sorted(fp.points[:, 0])
         if len(found) == len(set(np.round(closed, 12))):
@@ -201,8 +214,9 @@ def _bifurcation(r: Range, base: dict) -> Sweep:
     m = max(len(p) for p in pts)
     P = np.full((len(values), m), np.nan)
     St = np.zeros((len(values), m), bool)
-    for i, (p, st) in enumerate(zip(pts, stable)):
-        P[i, : len(p)], St[i, : len(p)] = p, st
+    Dg = np.zeros((len(values), m), bool)
+    for i, (p, st, dg) in enumerate(zip(pts, stable, degenerate)):
+        P[i, : len(p)], St[i, : len(p)], Dg[i, : len(p)] = p, st, dg
     n_nontrivial = np.sum(np.isfinite(P) & (P > 0), axis=1)
     info = {"quantity": "stationary points p* of the 1-D reduction", "closed_form_error_max": float(np.nanmax(errs)),
             "points_missing_vs_closed_form": int(np.sum(np.isnan(errs)))}
@@ -217,7 +231,8 @@ def _bifurcation(r: Range, base: dict) -> Sweep:
         lo, hi = info["fold_bracket_measured"]
         info["fold_within_bracket"] = lo is not None and hi is not None and lo <= eta_c <= hi
     info |= _continued(r, base, values[n_nontrivial >= 2])
-    return Sweep("bifurcation", (r,), base, P, {"stable": St, "closed_form_error": np.asarray(errs)}, info)
+    return Sweep("bifurcation", (r,), base, P, {"stable": St, "degenerate": Dg, "closed_form_error": np.asarray(errs)},
+                 info)
 
 
 def _continued(r: Range, base: dict, with_branches: np.ndarray) -> dict:
