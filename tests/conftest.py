@@ -1,4 +1,7 @@
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -9,25 +12,43 @@ os.environ.setdefault("EQX_ON_ERROR", "nan")
 import dynsim  # noqa: E402,F401  (float64 on import)
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _private_compilation_cache(tmp_path_factory):
-    """Tests never write to the user's cache directory."""
-    os.environ["DYNSIM_CACHE_DIR"] = str(tmp_path_factory.mktemp("jax-cache"))
-    yield
+_RUN_CACHE = "DYNSIM_TEST_RUN_CACHE"
+
+
+def pytest_configure(config):
+    """The run compiles each job once: JAX's persistent compilation cache and dynsim's serialized
+    jobs (``dynsim._core.aot``) live in one directory of this run, shared by every test module and
+    every xdist worker (the controller makes it before it starts them; they inherit the variable),
+    so that a job that a later module, the other worker, a notebook's kernel or a CLI call runs
+    again is loaded instead of traced and compiled. Never the user's cache directory; removed at
+    the end of the run. ``DYNSIM_TEST_SHARED_CACHE=0`` compiles everything in every module."""
+    if _RUN_CACHE not in os.environ:
+        os.environ[_RUN_CACHE] = tempfile.mkdtemp(prefix="dynsim-test-cache-")
+        config._dynsim_owns_cache = True
+    cache = Path(os.environ[_RUN_CACHE])
+    os.environ["DYNSIM_CACHE_DIR"] = str(cache)  # CLI calls and notebook kernels use it too
+    shared = os.environ.get("DYNSIM_TEST_SHARED_CACHE", "1") != "0"
+    config._dynsim_cache = dynsim.enable_compilation_cache(cache) if shared else None
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "_dynsim_owns_cache", False):
+        shutil.rmtree(os.environ.pop(_RUN_CACHE), ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
-def _persistent_cache_off_after_each_test():
-    """A test that enables JAX's persistent compilation cache (an in-process CLI call does) has it
-    for itself only: afterwards the process compiles without writing executables to disk again,
-    as every other test expects (and a long run does not serialize every later compilation)."""
+def _cache_restored_after_each_test(request):
+    """A test that turns JAX's persistent compilation cache on, off or elsewhere (an in-process CLI
+    call turns it on) changes it for itself only: afterwards the run's own setting is back."""
     yield
     import jax
 
-    if jax.config.jax_compilation_cache_dir is not None:
+    wanted = request.config._dynsim_cache
+    current = jax.config.jax_compilation_cache_dir
+    if (None if current is None else str(current)) != (None if wanted is None else str(wanted)):
         from jax._src import compilation_cache
 
-        jax.config.update("jax_compilation_cache_dir", None)
+        jax.config.update("jax_compilation_cache_dir", None if wanted is None else str(wanted))
         compilation_cache.reset_cache()
 
 
