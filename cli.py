@@ -984,8 +984,11 @@ def check_cmd(
     list_: Annotated[bool, typer.Option("--list", help="List the claims and exit.")] = False,
     model: Annotated[Optional[str], typer.Option("--model", help="FILE.py or package.module: run the claims it "
                                                  "registers with @dynsim.claim(...) instead of the seed papers' "
-                                                 "(dynsim.models.jepa.claims: the ten JEPA-vs-MAE claims of "
-                                                 "[L24], not in the default run: about 2 min).")] = None,
+                                                 "(not in the default run: dynsim.models.jepa.claims, the ten "
+                                                 "JEPA-vs-MAE claims of [L24], about 2 min; "
+                                                 "dynsim.models.cosine.claims, the cosine loss [B23], 8 claims; "
+                                                 "dynsim.models.vicreg.claims, linear VICReg [BPL22], 4 "
+                                                 "claims).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Also write check.json into this directory.")] = None,
     as_json: AsJson = False,
 ):
