@@ -167,3 +167,14 @@ def test_subnormal_parameters_are_refused_by_name():
         dynsim.EigenDynamics2D(eta=1e-320)
     assert e.value.name == "eta"
     assert float(dynsim.EigenDynamics2D(eta=0.0).eta) == 0.0
+
+
+@pytest.mark.parametrize(("name", "value"), [("sigma", 1e308), ("sigma", -1e200), ("eta", 1e-150), ("tau", 1e101)])
+def test_scalar_parameters_outside_the_magnitude_range_are_refused_by_name(name, value):
+    """The library refuses what the command line refuses: a scalar parameter is 0 or of magnitude in
+    [1e-100, 1e100] (sigma = 1e308 used to overflow in sigma ** 2 with a Python OverflowError)."""
+    with pytest.raises(dynsim.DynsimInputError, match="magnitude") as e:
+        dynsim.EigenDynamics2D(**{name: value})
+    assert e.value.name == name
+    edge = dynsim.EigenDynamics2D(sigma=1e100, eta=1e-100)  # the ends are accepted
+    assert float(edge.sigma) == 1e100 and float(edge.eta) == 1e-100

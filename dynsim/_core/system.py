@@ -88,10 +88,17 @@ def _concrete(x) -> np.ndarray | None:
     return np.asarray(x)
 
 
+#: The magnitudes a scalar parameter may have besides 0 (the command line's float options take the same):
+#: products and powers of a few such numbers stay normal float64 numbers, so nothing downstream overflows
+#: (``sigma ** 2`` of 1e308) or loses its digits to underflow.
+MAGNITUDE_RANGE = (1e-100, 1e100)
+
+
 def check_param(name: str, value, *, lower: float = -math.inf, upper: float = math.inf,
                 lower_open: bool = False, upper_open: bool = False) -> None:
     """Raise :class:`DynsimInputError` unless every entry of ``value`` is finite, not subnormal
-    (``0 < |v| < 2.2e-308``: every product with it loses its digits) and in range.
+    (``0 < |v| < 2.2e-308``: every product with it loses its digits) and in range; a scalar must
+    also be 0 or of a magnitude in :data:`MAGNITUDE_RANGE`.
 
     Traced values are not checked (validation happens where a user builds the object).
     """
@@ -104,6 +111,9 @@ def check_param(name: str, value, *, lower: float = -math.inf, upper: float = ma
     if np.any(subnormal):
         raise DynsimInputError(name, f"{name} is subnormal (got {_show(v[subnormal] if v.ndim else v)}): "
                                      "give 0 or a normal number")
+    if v.ndim == 0 and v.dtype.kind == "f" and v != 0 and not (MAGNITUDE_RANGE[0] <= abs(v) <= MAGNITUDE_RANGE[1]):
+        raise DynsimInputError(name, f"{name} must be 0 or of magnitude in [{MAGNITUDE_RANGE[0]:g}, "
+                                     f"{MAGNITUDE_RANGE[1]:g}] (got {_show(v)})")
     lo_bad = v <= lower if lower_open else v < lower
     hi_bad = v >= upper if upper_open else v > upper
     if np.any(lo_bad) or np.any(hi_bad):
