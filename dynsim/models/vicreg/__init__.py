@@ -7,6 +7,7 @@ from dynsim.models.vicreg.system import (
     RATIOS,
     VICRegMode,
     VICRegRun,
+    VICRegSGD,
     aligned_start,
     collapse_threshold,
     decorrelation_threshold,
@@ -14,17 +15,21 @@ from dynsim.models.vicreg.system import (
     noise_fractions,
     off_diagonal,
     rank,
+    sampled_views,
+    sgd_against_flow,
     simulate_vicreg,
     stationary_variances,
     variances,
+    vicreg_batch_loss,
     vicreg_flow,
     vicreg_loss,
 )
 
 __all__ = [
-    "NOISE", "PAPER", "RATIOS", "VICRegMode", "VICRegRun", "aligned_start", "collapse_threshold",
-    "decorrelation_threshold", "default_data", "noise_fractions", "off_diagonal", "rank", "simulate_vicreg",
-    "stationary_variances", "variances", "vicreg_flow", "vicreg_loss", "plot_vicreg",
+    "NOISE", "PAPER", "RATIOS", "VICRegMode", "VICRegRun", "VICRegSGD", "aligned_start", "collapse_threshold",
+    "decorrelation_threshold", "default_data", "noise_fractions", "off_diagonal", "rank", "sampled_views",
+    "sgd_against_flow", "simulate_vicreg", "stationary_variances", "variances", "vicreg_batch_loss", "vicreg_flow",
+    "vicreg_loss", "plot_vicreg",
 ]
 
 

@@ -17,6 +17,10 @@ Findings (numbers in each claim's detail):
   on both sides). At the paper's coefficients ``nu_c = 327 >> nu = 1``: from a random start the four outputs copy
   the least noisy mode and ``C`` has rank 1 (informational collapse; NOT REPRODUCED for [BPL22]'s claim that the
   covariance term prevents it). At ``nu = 2 nu_c`` the same start ends decorrelated at the closed-form spectrum.
+- SGD on [BPL22]'s minibatch loss of sampled views (batch 256, lr 1e-3, 4 seeds) follows the population flow
+  through that collapse: ``||W_SGD - W_flow|| / ||W_flow||`` stays within a few per cent at ``t = lr x step <= 1``
+  (0.047; the tolerance 0.1 is set from starts 0-3, whose worst was 0.077). It shrinks with the noise: 0.089, 0.047,
+  0.019 at batch 64, 256, 1024 and 0.016 at lr 2.5e-4 (batch 256); every seed ends at rank 1 with the flow.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from dynsim.tools.claims import claim
 SOURCE = "Bardes et al. 2022"
 D = len(vs.NOISE)
 M = np.array(vs.NOISE)
+#: SGD on sampled views at the paper's coefficients: t = lr x steps = 1 (25 time units 1/mu; the flow reaches rank 1).
+SGD = dict(lr=1e-3, batch=256, steps=1000, seeds=4)
 
 
 @functools.lru_cache(maxsize=None)
@@ -115,3 +121,29 @@ def covariance_prevents_collapse():
                    f"spectrum within {np.max(np.abs(np.sort(twice['final_spectrum']) - np.sort(run().closed_form)) / np.sort(run().closed_form)):.1g} "
                    "of v*")
     return Outcome(float(D - given["rank"]), detail, numbers={"rank": given["rank"]})
+
+
+@functools.lru_cache(maxsize=None)
+def sgd_run(batch: int = SGD["batch"], lr: float = SGD["lr"]) -> vs.VICRegSGD:
+    """SGD on sampled views (default data, seed 0, paper's coefficients) against the flow, ``t <= SGD steps x lr``."""
+    X, Xa = vs.default_data()
+    return vs.sgd_against_flow(X, Xa, lr=lr, batch=batch, steps=int(round(SGD["steps"] * SGD["lr"] / lr)),
+                               seeds=SGD["seeds"])
+
+
+@claim("vicreg-sgd-follows-flow", source=SOURCE, tolerance=0.1,
+       statement="SGD on [BPL22]'s minibatch loss of sampled views (batch 256, lr 1e-3, 4 seeds) follows the "
+                 "population gradient flow from the same random start (lambda = mu = 25, nu = 1, t <= 1)",
+       metric="largest ||W_SGD(t) - W_flow(t)||_F / ||W_flow(t)||_F over the seeds and 20 times t = lr x step")
+def sgd_follows_flow():
+    r = sgd_run()
+    if not r.complete:
+        return Outcome(float("inf"), "the flow's solve did not complete")
+    err = float(np.max(r.error))
+    ranks = [int(k) for k in vs.rank(vs.variances(vs.vicreg_flow(), r.sgd_ys[:, -1]))]
+    flow_rank = int(vs.rank(vs.variances(vs.vicreg_flow(), r.flow_ys[-1])))
+    return Outcome(err, f"max relative discrepancy {err:.3g} (seed mean of the per-time maximum "
+                   f"{float(np.mean(np.max(r.error, axis=1))):.3g}, at t = 1 {float(np.max(r.error[:, -1])):.3g}); "
+                   f"rank C at t = 1: flow {flow_rank}, SGD {ranks}",
+                   numbers={"error": err, "error_end": float(np.max(r.error[:, -1])), "sgd_rank": ranks,
+                            "flow_rank": flow_rank})

@@ -41,13 +41,14 @@ import dataclasses
 import math
 from typing import ClassVar
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 from jaxtyping import Array, Float
 
 from dynsim._core.errors import DynsimInputError
-from dynsim._core.gradient_flow import GradientFlow
+from dynsim._core.gradient_flow import GradientFlow, train_gradient_flow
 from dynsim._core.solve import solve
 from dynsim._core.system import AbstractSystem, check_param, param
 
@@ -204,6 +205,80 @@ def rank(spectrum, rtol: float = 1e-6) -> np.ndarray:
     """The number of eigenvalues of ``C`` above ``rtol`` times the largest."""
     spectrum = np.asarray(spectrum, float)
     return np.sum(spectrum > rtol * np.max(spectrum, axis=-1, keepdims=True), axis=-1)
+
+
+# ----------------------------------------------------------------------------- SGD on sampled views
+
+
+def vicreg_batch_loss(*, W, x1, x2, lam, mu, nu, eps, gamma):
+    """[BPL22]'s loss on a minibatch of ``B`` view pairs (rows of ``x1``, ``x2``), ``z = W x``:
+    ``lam (1/B) sum_b ||z1_b - z2_b||^2 + (mu/d) sum_k sum_i h(C^k_ii) + (nu/d) sum_k sum_{i != j} (C^k_ij)^2``
+    with ``C^k = Z_k^T Z_k / B`` each view's (uncentred: the data have mean 0) batch covariance. Its expectation's
+    linear terms are :func:`vicreg_loss`'s; the hinge and the squares make the batch gradient biased by O(1/B)."""
+    d, B = W.shape[0], x1.shape[0]
+
+    def var_cov(z):
+        C = z.T @ z / B
+        var = jnp.diagonal(C)
+        off = C - jnp.diag(var)
+        return jnp.sum(jnp.maximum(0.0, gamma - jnp.sqrt(var + eps))) / d, jnp.sum(off * off) / d
+
+    (v1, c1), (v2, c2) = var_cov(x1 @ W.T), var_cov(x2 @ W.T)
+    return lam * jnp.sum((x1 - x2) @ W.T * ((x1 - x2) @ W.T)) / B + mu * (v1 + v2) + nu * (c1 + c2)
+
+
+def sampled_views(X, X_aug):
+    """``data(key, batch) -> {"x1", "x2"}`` for :func:`dynsim.train_gradient_flow`: ``batch`` fresh pairs
+    ``x1 = x + xi1``, ``x2 = x + xi2`` with ``x ~ N(0, X)``, ``xi ~ N(0, X')`` independent."""
+    n = np.shape(X)[0]
+
+    def root(a):  # a symmetric square root (X' may be singular)
+        w, q = np.linalg.eigh(np.asarray(a, float))
+        return jnp.asarray(q * np.sqrt(np.maximum(w, 0.0)))
+
+    lx, la = root(X), root(X_aug)
+
+    def data(key, batch):
+        k0, k1, k2 = jax.random.split(key, 3)
+        x = jax.random.normal(k0, (batch, n)) @ lx.T
+        return {"x1": x + jax.random.normal(k1, (batch, n)) @ la.T, "x2": x + jax.random.normal(k2, (batch, n)) @ la.T}
+
+    return data
+
+
+@dataclasses.dataclass
+class VICRegSGD:
+    """SGD on :func:`vicreg_batch_loss` against the population flow from the same start, at ``t = lr x step``:
+    ``error[s, k] = ||W_s(t_k) - W_flow(t_k)||_F / ||W_flow(t_k)||_F`` per seed ``s``."""
+
+    t: np.ndarray
+    flow_ys: np.ndarray  # (T, dim)
+    sgd_ys: np.ndarray  # (seeds, T, dim)
+    error: np.ndarray  # (seeds, T)
+    complete: bool
+
+
+def sgd_against_flow(X=None, X_aug=None, *, lr: float, batch: int, steps: int, seeds: int = 4, seed: int = 0,
+                     init_scale: float = 0.3, n_log: int = 20, rtol: float = 1e-10, atol: float = 1e-13,
+                     **coefficients) -> VICRegSGD:
+    """Train :func:`vicreg_batch_loss` by SGD on :func:`sampled_views` (``batch`` fresh pairs a step, ``seeds``
+    minibatch streams) from the flow's random start ``init(seed, init_scale)``, and solve the population flow of
+    :func:`vicreg_flow` at the logged times (``n_log`` of them, ``t = lr x step``)."""
+    pop = vicreg_flow(X, X_aug, **coefficients)
+    if not isinstance(n_log, int) or n_log < 1 or not isinstance(steps, int) or steps % n_log:
+        raise DynsimInputError("steps", f"steps ({steps!r}) must be a multiple of n_log ({n_log!r})")
+    X, X_aug = (np.asarray(pop.data[k]) for k in ("X", "X_aug"))
+    data = sampled_views(X, X_aug)
+    shapes = dict(pop.shapes)
+    batched = GradientFlow(vicreg_batch_loss, {"W": shapes["W"]}, data(jax.random.key(0), int(batch)),
+                           dict(pop.params), samples=("x1", "x2"))
+    y0 = pop.init(seed, init_scale)
+    tr = train_gradient_flow(batched, y0, data, lr=lr, steps=steps, batch=batch, seeds=seeds, seed=seed,
+                             log_every=steps // n_log)
+    sol = solve(pop, y0, tr.ts, rtol=rtol, atol=atol, max_steps=1_000_000)
+    ys = np.asarray(sol.ys)
+    err = np.linalg.norm(tr.ys - ys, axis=-1) / np.linalg.norm(ys, axis=-1)
+    return VICRegSGD(tr.ts, ys, tr.ys, err, bool(sol.complete))
 
 
 # ----------------------------------------------------------------------------- the job
