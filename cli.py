@@ -987,7 +987,7 @@ def check_cmd(
                                                  "(not in the default run: dynsim.models.jepa.claims, the ten "
                                                  "JEPA-vs-MAE claims of [L24], about 2 min; "
                                                  "dynsim.models.cosine.claims, the cosine loss [B23], 8 claims; "
-                                                 "dynsim.models.vicreg.claims, linear VICReg [BPL22], 4 "
+                                                 "dynsim.models.vicreg.claims, linear VICReg [BPL22], 5 "
                                                  "claims).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Also write check.json into this directory.")] = None,
     as_json: AsJson = False,
