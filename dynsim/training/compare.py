@@ -227,12 +227,20 @@ def _checks(model: str, run: TrainRun, theory: np.ndarray) -> dict:
                     measured[i, j] = run.t[k[0] - 1] + (0.5 - a) / (b - a) * (run.t[k[0]] - run.t[k[0] - 1])
         predicted = step_times(s0, gamma[:d])
         ratio = measured / predicted
-        return {"closed_form_relative_error": err_closed,
-                "step_times_measured_mean": np.nanmean(measured, 0), "step_times_predicted_mean": predicted.mean(0),
-                "step_time_ratio_range": [float(np.nanmin(ratio)), float(np.nanmax(ratio))],
-                "steps_in_order": bool(np.all(np.diff(np.nanmean(measured, 0)) > 0)),
-                "note": "closed form for the aligned start; a random small start follows it up to the "
-                        "misalignment of W(0)"}
+        reached = np.isfinite(measured)
+        out = {"closed_form_relative_error": err_closed, "step_times_predicted_mean": predicted.mean(0),
+               "steps_reached": int(reached.sum()), "steps_expected": int(reached.size),
+               "note": "closed form for the aligned start; a random small start follows it up to the "
+                       "misalignment of W(0)"}
+        if reached.any():  # the step statistics of the steps that T reaches (None where no seed reached one)
+            means = [float(np.mean(measured[reached[:, j], j])) if reached[:, j].any() else None for j in range(d)]
+            out.update(step_times_measured_mean=means,
+                       step_time_ratio_range=[float(np.min(ratio[reached])), float(np.max(ratio[reached]))],
+                       steps_in_order=bool(np.all(np.diff([m for m in means if m is not None]) > 0)))
+        else:
+            out["steps_not_reached"] = (f"no step reached lambda_j = 1/2 by T = {float(run.t[-1]):g} (the first is "
+                                        f"predicted at t = {float(np.min(predicted)):.3g}): give a longer --time")
+        return out
     if model.startswith("infonce"):
         import jax.numpy as jnp
 
