@@ -111,9 +111,6 @@ def check_param(name: str, value, *, lower: float = -math.inf, upper: float = ma
     if np.any(subnormal):
         raise DynsimInputError(name, f"{name} is subnormal (got {_show(v[subnormal] if v.ndim else v)}): "
                                      "give 0 or a normal number")
-    if v.ndim == 0 and v.dtype.kind == "f" and v != 0 and not (MAGNITUDE_RANGE[0] <= abs(v) <= MAGNITUDE_RANGE[1]):
-        raise DynsimInputError(name, f"{name} must be 0 or of magnitude in [{MAGNITUDE_RANGE[0]:g}, "
-                                     f"{MAGNITUDE_RANGE[1]:g}] (got {_show(v)})")
     lo_bad = v <= lower if lower_open else v < lower
     hi_bad = v >= upper if upper_open else v > upper
     if np.any(lo_bad) or np.any(hi_bad):
@@ -122,6 +119,9 @@ def check_param(name: str, value, *, lower: float = -math.inf, upper: float = ma
         rng = f"{'(' if lower_open or lower == -math.inf else '['}{lo}, {hi}{')' if upper_open or upper == math.inf else ']'}"
         bad = v[np.asarray(lo_bad | hi_bad)] if v.ndim else v
         raise DynsimInputError(name, f"{name} must be in {rng} (got {_show(bad)})")
+    if v.ndim == 0 and v.dtype.kind == "f" and v != 0 and not (MAGNITUDE_RANGE[0] <= abs(v) <= MAGNITUDE_RANGE[1]):
+        raise DynsimInputError(name, f"{name} must be 0 or of magnitude in [{MAGNITUDE_RANGE[0]:g}, "
+                                     f"{MAGNITUDE_RANGE[1]:g}] (got {_show(v)})")
 
 
 #: The range of a random initialisation's scale: weights of scale s give second moments ~ s^2, which
