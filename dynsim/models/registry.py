@@ -55,6 +55,25 @@ def simulate_job(name: str) -> Callable[..., dict]:
     return getattr(importlib.import_module(module), function)
 
 
+def job_kwargs(given: dict, options: dict[str, str], model: str, ignored: dict | None = None) -> dict:
+    """The arguments of a simulate job's library function from the command's options ``given``.
+
+    ``options`` maps each option that applies to ``model`` to the function's argument; an option
+    that is ``None`` (not given), or in ``ignored`` at the default the command always passes, is
+    left out; any other given option is refused, naming it and the options that apply.
+    """
+    ignored = ignored or {}
+    kwargs = {}
+    for opt, value in given.items():
+        if value is None or (opt in ignored and value == ignored[opt]):
+            continue
+        if opt not in options:
+            listed = ", ".join("--" + o.replace("_", "-") for o in options if o != "progress")
+            raise _error(opt, f"does not apply to {model} (its options: {listed})")
+        kwargs[options[opt]] = value
+    return kwargs
+
+
 def has(name: str) -> bool:
     return name in _REGISTRY
 

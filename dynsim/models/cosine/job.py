@@ -4,6 +4,7 @@ and the lines the command prints (kept here so that the command is a thin layer)
 from __future__ import annotations
 
 from dynsim._core.errors import DynsimInputError
+from dynsim.models.registry import job_kwargs
 from dynsim.models.cosine import system as cs
 
 # the simulate options that apply here, and their names in simulate_cosine
@@ -18,14 +19,7 @@ def cli_job(given: dict, size: str = "page") -> dict:
     """Run :func:`simulate_cosine` with the command's options (``--n1`` the dimension n, ``--eta``, ``--sigma``,
     ``--alpha-p``, ``--seed``, ``--init-scale``, ``--t1``, ``--n-save``, ``--rtol``, ``--atol``, ``--max-steps``;
     every other given option is refused) and draw it at ``size``."""
-    kwargs = {}
-    for opt, value in given.items():
-        if value is None or (opt in IGNORED and value == IGNORED[opt]):
-            continue
-        if opt not in OPTIONS:
-            raise DynsimInputError(opt, "does not apply to simsiam-cosine (its options: --n1, --eta, --sigma, "
-                                        "--alpha-p, --seed, --init-scale, --t1, --n-save, --rtol, --atol, --max-steps)")
-        kwargs[OPTIONS[opt]] = value
+    kwargs = job_kwargs(given, OPTIONS, "simsiam-cosine", IGNORED)
     if "n" in kwargs and kwargs["n"] < 2:
         raise DynsimInputError("n1", f"needs n >= 2: one mode alone has no dynamics but the decay (got {kwargs['n']})")
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from dynsim._core.errors import DynsimInputError
+from dynsim.models.registry import job_kwargs
 from dynsim.models.jepa import system as js
 
 # the simulate options that apply here, and their names in simulate_jepa
@@ -22,14 +23,7 @@ def cli_job(given: dict, size: str = "page") -> dict:
     """Run :func:`simulate_jepa` with the command's options (``--layers`` is the depth L, ``--init-scale``
     the product scale eps; every other given option is refused) and draw it at ``size`` (``--size``).
     Returns ``figure``, ``arrays``, ``parameters``, ``summary`` and ``messages``."""
-    kwargs = {}
-    for opt, value in given.items():
-        if value is None or (opt in IGNORED and value == IGNORED[opt]):
-            continue
-        if opt not in OPTIONS:
-            raise DynsimInputError(opt, "does not apply to jepa (its options: --layers for the depth L, --init-scale "
-                                        "for eps, --seed, --t1, --n-save, --rtol, --atol)")
-        kwargs[OPTIONS[opt]] = value
+    kwargs = job_kwargs(given, OPTIONS, "jepa", IGNORED)
     if isinstance(kwargs.get("t1"), (int, float)):
         kwargs["t1"] = float(kwargs["t1"])
         if not kwargs["t1"] > 0:

@@ -3,7 +3,7 @@ lines the command prints."""
 
 from __future__ import annotations
 
-from dynsim._core.errors import DynsimInputError
+from dynsim.models.registry import job_kwargs
 from dynsim.models.vicreg import system as vs
 
 # the simulate options that apply here, and their names in simulate_vicreg (--eta is not a VICReg coefficient:
@@ -16,14 +16,7 @@ IGNORED = {"n_save": 201, "rtol": 1e-8, "atol": 1e-10, "max_steps": 200_000}
 def cli_job(given: dict, size: str = "page") -> dict:
     """Run :func:`simulate_vicreg` with [BPL22]'s coefficients and the command's ``--seed``, ``--init-scale``,
     ``--t1``, ``--n-save``, ``--rtol``, ``--atol``, ``--max-steps`` (every other given option is refused)."""
-    kwargs = {}
-    for opt, value in given.items():
-        if value is None or (opt in IGNORED and value == IGNORED[opt]):
-            continue
-        if opt not in OPTIONS:
-            raise DynsimInputError(opt, "does not apply to vicreg (its options: --seed, --init-scale, --t1, "
-                                        "--n-save, --rtol, --atol, --max-steps)")
-        kwargs[OPTIONS[opt]] = value
+    kwargs = job_kwargs(given, OPTIONS, "vicreg", IGNORED)
     run = vs.simulate_vicreg(**kwargs)
     from dynsim.models.vicreg.figure import plot_vicreg
 
