@@ -170,7 +170,7 @@ def _draw_collapse_vs_k(sw, size="page"):
     from matplotlib.lines import Line2D
 
     from dynsim.plot.seed_figures import _letters
-    from dynsim.plot.style import COLLAPSED, SEQUENCE, WIDTHS, number, style, suptitle
+    from dynsim.plot.style import COLLAPSED, SEQUENCE, TOLERANCE, WIDTHS, number, style, suptitle
 
     p = sw.params
     dim, dim_aug, t1 = p["dim"], p["dim_aug"], p["t1"]
@@ -187,14 +187,23 @@ def _draw_collapse_vs_k(sw, size="page"):
         else:
             fig, (a, b) = plt.subplots(2, 1, figsize=(w, 4.6), layout="constrained")
         # [J22] Fig. 3's axes: the singular values of W (log) against their rank index
-        for kk, v, r, col in zip(sw.k, sv, rel, colours):
-            a.plot(idx, np.where(v > 0, v, np.nan), "o-", ms=2.5, lw=0.9, color=col, label=f"$k = {number(kk)}$")
-            low = (r < floor) & (v > 0)
+        # below the solver's absolute tolerance on W's entries a singular value is not resolved (its digits
+        # are the integrator's error, and differ between machines): such values are drawn on the atol line
+        resolved = float(p.get("atol", 1e-10))
+        shown = np.where(sv > 0, np.maximum(sv, resolved), np.nan)
+        for kk, v, r, col in zip(sw.k, shown, rel, colours):
+            a.plot(idx, v, "o-", ms=2.5, lw=0.9, color=col, label=f"$k = {number(kk)}$")
+            low = (r < floor) & np.isfinite(v)
             if low.any():
                 a.plot(idx[low], v[low], ls="none", marker="o", ms=4.5, mfc="none", mec=COLLAPSED, mew=1.0, zorder=4)
         a.set(yscale="log", xlabel="singular value rank index $j$", ylabel=r"$\sigma_j(W)$ at $t_1$",
               xticks=idx[::2] if idx.size > 10 else idx)
         handles = a.get_legend_handles_labels()[0]
+        if np.any(sv < resolved):
+            a.axhline(resolved, **TOLERANCE)
+            a.set_ylim(bottom=resolved / 10.0 ** 0.5)
+            handles.append(Line2D([], [], **TOLERANCE, label=rf"solver atol $= {number(resolved, math=True)}$ "
+                                                              "(smaller values drawn on it)"))
         if np.any((rel < floor) & (sv > 0)):
             handles.append(Line2D([], [], ls="none", marker="o", ms=4.5, mfc="none", mec=COLLAPSED, mew=1.0,
                                   label=rf"collapsed: $\sigma_j < {number(floor, math=True)}\,\sigma_1$"))
