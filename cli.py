@@ -741,12 +741,25 @@ def _load_npz(path: Path, option: str, keys: tuple[str, str]):
 
     import dynsim
 
+    wanted = " and ".join(keys)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if not hasattr(z, "files"):
-                raise ValueError("not an .npz archive (a .npy holds one array)")
+        z = np.load(path, allow_pickle=False)
+    except Exception as e:  # noqa: BLE001 - missing, empty, truncated, pickled: one line
+        msg = " ".join(str(e).split()) or type(e).__name__
+        raise dynsim.DynsimInputError(option, f"cannot read arrays {wanted} from {path}: {msg}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise dynsim.DynsimInputError(option, f"{path} holds one array (.npy); give an .npz archive with arrays "
+                                              f"{wanted} (numpy.savez)")
+    try:
+        with z:
+            missing = [k for k in keys if k not in z.files]
+            if missing:
+                raise dynsim.DynsimInputError(option, f"{path} has no array {' or '.join(missing)} (it holds: "
+                                                      f"{', '.join(z.files) or 'nothing'}); give arrays {wanted}")
             arrays = tuple(np.asarray(z[k], float) for k in keys)
-    except Exception as e:  # noqa: BLE001 - missing, empty, truncated, .npy, pickled: one line
+    except dynsim.DynsimInputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a truncated member, a non-numeric array: one line
         msg = " ".join(str(e).split()) or type(e).__name__
         raise dynsim.DynsimInputError(option, f"cannot read arrays {' and '.join(keys)} from {path}: {msg}") from None
     for k, a in zip(keys, arrays):
@@ -1329,6 +1342,20 @@ def _option_name(name: str) -> str:
     return "--" + _OPTION_OF.get(name, name).replace("_", "-")
 
 
+def _options_as_typed(message: str) -> str:
+    """A library message that lists arguments, ``(its options: n1, dim_b)``, with the options as
+    typed: ``(its options: --n1, --dim-b)``."""
+    import re
+
+    def typed(m):
+        names = [n.strip() for n in m.group(2).split(",")]
+        if not all(re.fullmatch(r"[a-z][a-z0-9_]*", n) for n in names):
+            return m.group(0)
+        return m.group(1) + ", ".join(_option_name(n) for n in names) + ")"
+
+    return re.sub(r"(\(its options: )([^)]*)\)", typed, message)
+
+
 _ARGV: list[str] = []  # the arguments of this invocation, for the .json record
 
 
@@ -1354,7 +1381,7 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"dynsim: error: {' '.join(e.format_message().split())}")
         return 2
     except dynsim.DynsimInputError as e:
-        _err(f"dynsim: error: {_option_name(e.name) + ': ' if e.name else ''}{e}")
+        _err(f"dynsim: error: {_option_name(e.name) + ': ' if e.name else ''}{_options_as_typed(str(e))}")
         return 2
     except BrokenPipeError:  # stdout closed early (e.g. `dynsim ... --json | head`): not our error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the Python docs' recipe

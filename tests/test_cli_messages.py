@@ -136,7 +136,37 @@ def files(tmp_path_factory):
     np.savez(d / "cov.npz", X=np.eye(4), X_aug=0.25 * np.eye(4))
     np.savez(d / "pairs.npz", x=rng.normal(size=(30, 6)), x_prime=rng.normal(size=(30, 6)))
     (d / "empty.npz").write_bytes(b"")
+    np.save(d / "one.npy", np.eye(4))
+    np.savez(d / "wrongkeys.npz", a=np.eye(4))
+    np.savez(d / "nan.npz", X=np.full((4, 4), np.nan), X_aug=np.eye(4), x=np.full((30, 6), np.nan),
+             x_prime=np.ones((30, 6)))
+    (d / "truncated.npz").write_bytes((d / "cov.npz").read_bytes()[:60])
     return d
+
+
+#: Files of the wrong kind for --cov and --pairs, and what the one line must say of each.
+BAD_FILES = [("one", "holds one array (.npy)"), ("wrongkeys", "has no array"), ("nan", "must be non-empty and finite"),
+             ("truncated", "cannot read arrays"), ("empty", "cannot read arrays")]
+
+
+@pytest.mark.parametrize("option, command", [("--cov", ["simulate", "infonce"]), ("--pairs", ["stepwise"])])
+@pytest.mark.parametrize("stem, says", BAD_FILES, ids=[s for s, _ in BAD_FILES])
+def test_a_file_of_the_wrong_kind_is_named_and_said(option, command, stem, says, files, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = _main([*command, option, str(files / f"{stem}.npz" if stem != "one" else files / "one.npy"), "--out", str(out)])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert rc == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"dynsim: error: {option}:") and says in lines[0], lines[0]
+    assert "context manager" not in lines[0] and "not a file in the archive" not in lines[0]
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_the_options_that_apply_are_listed_as_typed(tmp_path, capsys):
+    rc = _main(["simulate", "directpred", "--alpha", "2", "--out", str(tmp_path / "out")])
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and line.startswith("dynsim: error: --alpha: does not apply to directpred"), line
+    listed = line.split("(its options: ")[1].rstrip(")").split(", ")
+    assert "--dim-b" in listed and all(o.startswith("--") for o in listed), line
 
 
 #: Options that do not apply where they are given, and the issue's examples of messages that named
