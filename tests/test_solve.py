@@ -175,3 +175,23 @@ def test_log_positive_rejects_nonpositive_start():
     with pytest.raises(DynsimInputError) as e:
         dynsim.solve(EigenDynamics2D(eta=0.01, sigma=1.0), [0.1, 0.0], [0.0, 1.0], log_positive=True)
     assert e.value.name == "y0"
+
+
+def test_a_nan_parameter_is_refused_by_name_and_a_blowup_is_diverged_at_its_time():
+    import equinox as eqx
+
+    sys = eqx.tree_at(lambda m: m.eta, EigenDynamics2D(), jnp.asarray(np.nan))  # behind the constructor's check
+    with pytest.raises(DynsimInputError) as e:
+        dynsim.solve(sys, np.array([0.3, 1.0]), np.linspace(0.0, 1.0, 3))
+    assert e.value.name == "eta" and "NaN" in str(e.value)
+
+    class Riccati(dynsim.AbstractSystem):  # y' = y^2 from y(0) = 1: y = 1 / (1 - t), blows up at t = 1
+        state_names: ClassVar = ("y",)
+
+        def vector_field(self, t, y):
+            return y**2
+
+    sol = dynsim.solve(Riccati(), np.array([1.0]), np.linspace(0.0, 2.0, 5))
+    assert Status(int(sol.status)) == Status.DIVERGED
+    # the threshold 1e12 is crossed at t = 1 - 1e-12: the time reported is the blow-up time to 1e-6
+    assert abs(float(sol.t_final) - 1.0) < 1e-6

@@ -209,6 +209,20 @@ def _solve_one(system, y0, ts, rtol, atol, threshold, solver, max_steps, stop_wh
                     sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"])
 
 
+def _check_parameters_not_nan(system: AbstractSystem) -> None:
+    """Refuse a system with a NaN parameter (set behind its constructor's checks, e.g. by
+    ``eqx.tree_at``), naming the field: its trajectories would otherwise end as ``max-steps``
+    failures, as if the step limit were the cause. (An infinite entry may be meant: an unbounded
+    coordinate of a window.) Traced parameters are checked by the caller."""
+    leaves = jax.tree_util.tree_leaves_with_path(eqx.filter(system, lambda x: isinstance(x, float) or eqx.is_inexact_array(x)))
+    for path, leaf in leaves:
+        v = _concrete(leaf)
+        if v is not None and np.any(np.isnan(v)):
+            name = jax.tree_util.keystr(path).lstrip(".") or "system"
+            raise DynsimInputError(name, f"parameter {name} of {type(system).__name__} is NaN "
+                                         f"(got {np.array2string(np.asarray(v), threshold=6)})")
+
+
 def _solve_one_held(system, y0, ts, rtol, atol, threshold, solver, max_steps):
     """Sample-and-hold: integrate between the refresh times ``ts[0] + k * system.hold_period()``
     and apply ``system.refresh`` at each (e.g. a predictor recomputed every ``freq`` steps)."""
@@ -326,6 +340,7 @@ def solve(
     """
     check_solver_options(rtol, atol, max_steps)
     check_param("divergence_threshold", divergence_threshold, lower=0.0, lower_open=True)
+    _check_parameters_not_nan(system)
     dtype = jnp.dtype(dtype) if dtype is not None else jnp.result_type(float)
     system = system.astype(dtype)
     y0 = jnp.asarray(y0, dtype)
