@@ -144,6 +144,11 @@ def test_zoom_recomputes_the_view_of_the_new_window(page):
     page.js("window.redrawn = false;")
     ActionChains(page.driver).scroll_from_origin(ScrollOrigin.from_viewport(int(sx), int(sy)), 0, -300).perform()
     page.wait("return window.redrawn")  # the wheel zoom's RangesUpdate reached the server, which redrew
+    # one scroll may be several wheel events, each a RangesUpdate answered in turn (on a loaded machine
+    # the first answer comes before the last update): wait until the field drawn is that of the range shown
+    page.wait("const r = m('plane').x_range, x = m('field').data.x0, pad = 0.02 * (r.end - r.start);"
+              "const lo = Math.min(...x), hi = Math.max(...x);"
+              "return Math.abs(lo - r.start) <= pad && Math.abs(hi - r.end) <= pad && m('fixed_points').data.x.length > 0")
     x0, x1 = page.js("const r = m('plane').x_range; return [r.start, r.end]")
     assert before[0] < x0 < x1 < before[1]
     arrows = np.array(page.js("return Array.from(m('field').data.x0)"))
