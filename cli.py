@@ -740,6 +740,7 @@ def _load_npz(path: Path, option: str, keys: tuple[str, str]):
     import numpy as np
 
     import dynsim
+    from dynsim._core.system import MAGNITUDE_RANGE
 
     wanted = " and ".join(keys)
     try:
@@ -765,6 +766,10 @@ def _load_npz(path: Path, option: str, keys: tuple[str, str]):
     for k, a in zip(keys, arrays):
         if a.size == 0 or not np.all(np.isfinite(a)):
             raise dynsim.DynsimInputError(option, f"array {k} in {path} must be non-empty and finite")
+        top = MAGNITUDE_RANGE[1]
+        if np.max(np.abs(a)) > top:
+            raise dynsim.DynsimInputError(option, f"array {k} in {path} has entries of magnitude above {top:g} (got "
+                                                  f"{np.max(np.abs(a)):.3g}): their squares and products would overflow")
     return arrays
 
 
