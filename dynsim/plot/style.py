@@ -197,10 +197,14 @@ def freeze_layout(fig) -> None:
     if engine is None or type(engine).__name__ == "PlaceHolderLayoutEngine":
         return
     # What a draw does first, without rasterizing every artist: constrained layout settles over a
-    # couple of passes, and the frozen positions give every later draw the same placement.
-    fig.canvas.get_renderer()
-    engine.execute(fig)
-    engine.execute(fig)
+    # couple of passes, and the frozen positions give every later draw the same placement. Under the
+    # house rcParams, as savefig draws: the layout's pads are read now, and mathtext is measured in
+    # the fontset in force (outside them a label set in Computer Modern was measured in DejaVu and
+    # could end up cut off at the figure's edge).
+    with style():
+        fig.canvas.get_renderer()
+        engine.execute(fig)
+        engine.execute(fig)
     fig.set_layout_engine("none")
 
 
@@ -419,7 +423,8 @@ def figure_problems(fig) -> list[str]:
     dpi = fig.dpi
     fig.set_dpi(200)  # measured at the dpi of the files (text extents depend a little on it)
     try:
-        fig.canvas.draw()
+        with style():  # as savefig draws
+            fig.canvas.draw()
         problems += _problems(fig)
     finally:
         fig.set_dpi(dpi)
