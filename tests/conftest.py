@@ -69,20 +69,3 @@ def _release_compiled_code_after_each_module():
     aot._RUNNERS.clear()
     gc.collect()
 
-
-#: Test modules whose tests are independent and long: with ``--dist loadgroup`` each test is its own
-#: group, so that they spread over the workers; they are scheduled first, the longest tail of a run.
-_SPREAD = ("tests/test_notebooks.py",)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """One xdist group per test module (its module fixtures are computed once, on one worker), except
-    the modules of ``_SPREAD``, whose tests go one by one to whichever worker is free, and first."""
-    if not config.pluginmanager.hasplugin("xdist") or config.getoption("dist", "no") != "loadgroup":
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            path = item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group(item.nodeid if path in _SPREAD else path))
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in _SPREAD)  # stable: the rest keep their order
