@@ -743,33 +743,35 @@ def _load_npz(path: Path, option: str, keys: tuple[str, str]):
     from dynsim._core.system import MAGNITUDE_RANGE
 
     wanted = " and ".join(keys)
+
+    def unreadable(e: Exception):
+        msg = " ".join(str(e).split()) or type(e).__name__
+        return dynsim.DynsimInputError(option, f"cannot read arrays {wanted} from {path}: {msg}")
+
     try:
         z = np.load(path, allow_pickle=False)
     except Exception as e:  # noqa: BLE001 - missing, empty, truncated, pickled: one line
-        msg = " ".join(str(e).split()) or type(e).__name__
-        raise dynsim.DynsimInputError(option, f"cannot read arrays {wanted} from {path}: {msg}") from None
+        raise unreadable(e) from None
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise dynsim.DynsimInputError(option, f"{path} holds one array (.npy); give an .npz archive with arrays "
                                               f"{wanted} (numpy.savez)")
-    try:
-        with z:
-            missing = [k for k in keys if k not in z.files]
-            if missing:
-                raise dynsim.DynsimInputError(option, f"{path} has no array {' or '.join(missing)} (it holds: "
-                                                      f"{', '.join(z.files) or 'nothing'}); give arrays {wanted}")
+    with z:
+        missing = [k for k in keys if k not in z.files]
+        if missing:
+            raise dynsim.DynsimInputError(option, f"{path} has no array {' or '.join(missing)} (it holds: "
+                                                  f"{', '.join(z.files) or 'nothing'}); give arrays {wanted}")
+        try:
             arrays = tuple(np.asarray(z[k], float) for k in keys)
-    except dynsim.DynsimInputError:
-        raise
-    except Exception as e:  # noqa: BLE001 - a truncated member, a non-numeric array: one line
-        msg = " ".join(str(e).split()) or type(e).__name__
-        raise dynsim.DynsimInputError(option, f"cannot read arrays {' and '.join(keys)} from {path}: {msg}") from None
+        except Exception as e:  # noqa: BLE001 - a truncated member, a non-numeric array: one line
+            raise unreadable(e) from None
+    top = MAGNITUDE_RANGE[1]
     for k, a in zip(keys, arrays):
         if a.size == 0 or not np.all(np.isfinite(a)):
             raise dynsim.DynsimInputError(option, f"array {k} in {path} must be non-empty and finite")
-        top = MAGNITUDE_RANGE[1]
-        if np.max(np.abs(a)) > top:
+        largest = float(np.max(np.abs(a)))
+        if largest > top:
             raise dynsim.DynsimInputError(option, f"array {k} in {path} has entries of magnitude above {top:g} (got "
-                                                  f"{np.max(np.abs(a)):.3g}): their squares and products would overflow")
+                                                  f"{largest:.3g}): their squares and products would overflow")
     return arrays
 
 

@@ -214,13 +214,14 @@ def _check_parameters_not_nan(system: AbstractSystem) -> None:
     ``eqx.tree_at``), naming the field: its trajectories would otherwise end as ``max-steps``
     failures, as if the step limit were the cause. (An infinite entry may be meant: an unbounded
     coordinate of a window.) Traced parameters are checked by the caller."""
-    leaves = jax.tree_util.tree_leaves_with_path(eqx.filter(system, lambda x: isinstance(x, float) or eqx.is_inexact_array(x)))
-    for path, leaf in leaves:
-        v = _concrete(leaf)
-        if v is not None and np.any(np.isnan(v)):
+    inexact = eqx.filter(system, lambda x: isinstance(x, float) or eqx.is_inexact_array(x))
+    for path, leaf in jax.tree_util.tree_leaves_with_path(inexact):
+        if isinstance(leaf, jax.core.Tracer):
+            continue
+        if bool(jnp.any(jnp.isnan(leaf))):  # reduced where the array lives: no copy of it to the host
             name = jax.tree_util.keystr(path).lstrip(".") or "system"
             raise DynsimInputError(name, f"parameter {name} of {type(system).__name__} is NaN "
-                                         f"(got {np.array2string(np.asarray(v), threshold=6)})")
+                                         f"(got {np.array2string(np.asarray(leaf), threshold=6)})")
 
 
 def _solve_one_held(system, y0, ts, rtol, atol, threshold, solver, max_steps):

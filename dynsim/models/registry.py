@@ -68,7 +68,7 @@ def job_kwargs(given: dict, options: dict[str, str], model: str, ignored: dict |
         if value is None or (opt in ignored and value == ignored[opt]):
             continue
         if opt not in options:
-            listed = ", ".join("--" + o.replace("_", "-") for o in options if o != "progress")
+            listed = ", ".join(o for o in options if o != "progress")  # the CLI shows them as typed
             raise _error(opt, f"does not apply to {model} (its options: {listed})")
         kwargs[options[opt]] = value
     return kwargs

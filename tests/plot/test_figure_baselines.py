@@ -123,13 +123,12 @@ def test_matches_baseline(figures, name, size, tmp_path):
     expected = BASELINE / f"{name}-{size}.png"
     actual = tmp_path / expected.name
     savefig(fig, actual, format="png", dpi=DPI)
-    if UPDATE and (not expected.exists() or compare_images(str(expected), str(actual), tol=TOLERANCE,
-                                                           in_decorator=True) is not None):
-        BASELINE.mkdir(exist_ok=True)  # only a baseline that no longer matches is rewritten
+    result = compare_images(str(expected), str(actual), tol=TOLERANCE, in_decorator=True) if expected.exists() else {}
+    if UPDATE and result is not None:  # only a baseline that is missing or no longer matches is rewritten
+        BASELINE.mkdir(exist_ok=True)
         expected.write_bytes(actual.read_bytes())
         pytest.skip(f"baseline {expected.name} written")
     assert expected.exists(), f"no baseline {expected}: run with DYNSIM_UPDATE_BASELINES=1 and look at it"
-    result = compare_images(str(expected), str(actual), tol=TOLERANCE, in_decorator=True)
     assert result is None, (f"{name} ({size}) differs from its baseline: RMS {result['rms']:.2f} > {TOLERANCE}; "
                             f"see {result['diff']}")
 
