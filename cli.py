@@ -669,6 +669,12 @@ def compare_cmd(
     alpha_p: Annotated[float, typer.Option("--alpha-p", help="α_p: the predictor's learning rate is α_p × lr.")] = 1.0,
     beta: Annotated[Optional[float], typer.Option(help="β, EMA rate: momentum γ_a = 1 − lr β (byol).")] = None,
     seed: Annotated[int, typer.Option(min=0, max=4294967295, help="Base random seed.")] = 0,
+    bias: Annotated[bool, typer.Option("--bias", help="InfoNCE: layers h → W_k h + b_k with a trained bias b_k "
+                                                      "(PyTorch nn.Linear's init), as the authors' scripts; the "
+                                                      "ODE has none and becomes a reference.")] = False,
+    fresh: Annotated[bool, typer.Option("--fresh", help="InfoNCE: fresh augmentation noise on the pairs' contents "
+                                                        "at every step, as the authors' scripts, instead of the "
+                                                        "flow's fixed pairs (the ODE becomes a reference).")] = False,
     out: Out = Path("dynsim-out"),
     fmt: Fmt = Format.png,
     size: SizeOpt = Size.page,
@@ -685,6 +691,7 @@ def compare_cmd(
 
     start = time.perf_counter()
     opts = {k: v for k, v in dict(width=width, n1=n1, eta=eta, sigma=sigma, beta=beta).items() if v is not None}
+    opts.update({k: True for k, v in dict(bias=bias, fresh=fresh).items() if v})
     if model.value not in ("barlow", "infonce", "infonce-2layer"):
         opts["alpha_p"] = alpha_p
     c = dynsim.compare(model.value, lrs=lr, batches=batch, T=time_, seeds=seeds, seed=seed,
@@ -693,6 +700,14 @@ def compare_cmd(
     rates = c.rates()
     messages = [f"{model.value}: discrepancy {summary['discrepancy_best']:.3g} at lr {min(c.lrs):g}, batch "
                 f"{max(c.batches)}" + "".join(f"; {k.replace('_', ' ')} {v:.2f}" for k, v in rates.items())]
+    if "reference_only" in summary["checks"]:
+        messages.append(f"note: {summary['checks']['reference_only']}")
+    if "collapsed_train_per_seed" in summary["checks"]:
+        ch = summary["checks"]
+        messages.append("collapsed directions per seed: " + ", ".join(map(str, ch["collapsed_train_per_seed"]))
+                        + " (s_j < 1e-3 s_1); the authors' spectrum s_j² below 1e-3: "
+                        + ", ".join(map(str, ch["authors_spectrum_below_1e-3_per_seed"])) + "; below 1e-6: "
+                        + ", ".join(map(str, ch["authors_spectrum_below_1e-6_per_seed"])))
     if summary["shrinks_with_lr"] is False or summary["shrinks_with_batch"] is False:
         messages.append("note: the discrepancy does not shrink monotonically over the whole grid (see discrepancy)")
     _finish("compare", f"compare_{model.value}", out=out, fmt=fmt, figure=dynsim.plot_comparison(c, size=size.value),

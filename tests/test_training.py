@@ -115,3 +115,38 @@ def test_compare_refuses_what_it_would_ignore(args, option, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith(f"dynsim: error: {option}:"), err
     assert not (tmp_path / "o").exists()
+
+
+def test_infonce_fresh_augmentations_and_bias_as_the_authors_scripts():
+    """``fresh``: each batch is contents of the fixed pairs with new noise of covariance X' (jing-case1: the
+    last 8 coordinates only, std 1.5), so the two views agree on the first 8 and differ by 2 sigma^2 on the rest;
+    ``bias``: every layer starts with PyTorch's U(+-1/sqrt(fan_in)) bias, per seed, and trains it. Either run is
+    marked as leaving the flow, and the collapse counts are given per seed with both thresholds."""
+    import jax
+
+    from dynsim.models.infonce.collapse import PRESETS, build_contrastive, view_source
+    from dynsim.training.train import _InfoNCE
+
+    p = {k: v for k, v in PRESETS["jing-case1"].items() if k not in ("t1", "about", "init", "init_scale", "model")}
+    system, resolved, _ = build_contrastive("infonce", seed=3, **p)
+    c, S = view_source(resolved, 3)
+    x_fixed = np.asarray(system.x)
+    assert np.allclose(x_fixed[:, :8], c[:, :8], rtol=0, atol=1e-14)  # the same contents as the fixed pairs
+    assert np.allclose(S @ S.T, np.diag(np.r_[np.zeros(8), np.full(8, 1.5**2)]), atol=1e-12)
+    net = _InfoNCE({"system": system, "batch": 4096, "bias": True, "fresh": True})
+    x1, x2 = map(np.asarray, net.sample(jax.random.key(0), {"c": c, "S": S}))
+    d = x1 - x2
+    assert np.all(d[:, :8] == 0)
+    assert np.allclose(d[:, 8:].var(0), 2 * 1.5**2, rtol=0.1)  # 4096 draws: the variance to ~2% (5 sd < 10%)
+    params, _ = net.init(jax.random.key(1), {"W0": np.stack([np.eye(16)])})
+    b = np.asarray(params["bs"][0])
+    assert b.shape == (16,) and np.all(np.abs(b) <= 0.25) and np.abs(b).max() > 0.1
+    run = train("infonce", preset="jing-case1", lr=1e-3, steps=200, log_every=100, seeds=2, batch=128, bias=True,
+                fresh=True)
+    assert run.complete and run.params["bias"] and run.params["fresh"] and run.final["b1"].shape == (2, 16)
+    assert not np.allclose(run.final["b1"][0], run.final["b1"][1])  # each seed its own bias
+    c = dynsim.compare("infonce", lrs=(1e-3,), T=0.2, seeds=2, bias=True)
+    assert "bias" in c.checks["reference_only"] and c.checks["collapsed_train_per_seed"].shape == (2,)
+    assert "authors_spectrum_below_1e-6_per_seed" in c.checks
+    with pytest.raises(dynsim.DynsimInputError, match="InfoNCE"):
+        train("simsiam", steps=40, log_every=20, fresh=True)

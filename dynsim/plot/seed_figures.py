@@ -1261,7 +1261,8 @@ def plot_comparison(c, *, size: str = "page"):
         ax.set_ylabel({"eigenvalues of F = W X W^T": r"eigenvalues of $F = W X W^\top$",
                        "singular values of W": r"singular values of $W$"}.get(c.quantity, c.quantity)
                       + (" (largest 8)" if k > 8 else ""))
-        handles = [Line2D([], [], color="black", ls="--", lw=0.8, label="ODE (theory)"),
+        handles = [Line2D([], [], color="black", ls="--", lw=0.8, label="ODE (reference: fixed pairs, no bias)"
+                          if "reference_only" in c.checks else "ODE (theory)"),
                    Line2D([], [], color="0.2", lw=1.0,
                           label=f"SGD, lr {number(min(c.lrs))}, batch {max(c.batches)} (seed 0)")]
         if band:

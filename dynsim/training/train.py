@@ -22,7 +22,10 @@ Models (one step of SGD at learning rate ``lr`` is time ``lr`` of the flow, [T21
   views' embeddings ([S23]; ``Gamma = X``);
 - ``infonce`` / ``infonce-2layer`` / ``directclr``: the InfoNCE loss of :class:`~dynsim.InfoNCE`
   on its fixed pairs, one of its fixed mini-batches drawn at random each step (so the expected
-  step is the flow's), [J22].
+  step is the flow's), [J22]; or as the authors' toy scripts train, ``fresh=True`` (each step a
+  mini-batch of the pairs' contents with fresh augmentation noise) and ``bias=True`` (layers with a
+  trained bias, PyTorch's ``nn.Linear``). Either leaves the flow: the run's ``system`` is then the
+  flow on the fixed pairs without bias, a reference the run is not the SGD of.
 
 :func:`train` runs every step in one jitted ``lax.scan`` (logging every ``log_every`` steps on the
 device), vmapped over seeds; hyperparameters are traced arrays, so new values do not recompile.
@@ -218,22 +221,48 @@ class _Barlow(_Model):
 class _InfoNCE(_Model):
     """InfoNCE on the fixed pairs ``hyper['x'], hyper['x_aug']`` of an :class:`~dynsim.InfoNCE` system
     [J22] (``cfg['system']`` gives the architecture and loss); each step one of its fixed mini-batches,
-    drawn at random, so the expected step is the flow's."""
+    drawn at random, so the expected step is the flow's.
+
+    As the authors' scripts train instead (each leaves the flow): ``cfg['fresh']``, each step ``batch``
+    contents drawn from the pairs' contents ``hyper['c']`` with fresh noise, ``x_k = c + S g_k``,
+    ``S S^T = X'`` (drawn with replacement, where the scripts draw without: a batch of 128 of 10240
+    repeats 0.8 contents on average, and drawing without replacement costs a sort of all contents per
+    step, 25 times the step); ``cfg['bias']``, every layer ``h -> W_k h + b_k`` with ``b_k``
+    drawn per seed as PyTorch's ``nn.Linear`` does, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, and trained."""
 
     def init(self, key, hyper):
-        return {"Ws": [hyper["W0"][i] for i in range(hyper["W0"].shape[0])]}, {}
+        ws = [hyper["W0"][i] for i in range(hyper["W0"].shape[0])]
+        if not self.cfg.get("bias"):
+            return {"Ws": ws}, {}
+        keys = jax.random.split(key, len(ws))
+        bs = [jax.random.uniform(k, (w.shape[0],), minval=-1.0, maxval=1.0) / math.sqrt(w.shape[1])
+              for k, w in zip(keys, ws)]
+        return {"Ws": ws, "bs": bs}, {}
 
     def sample(self, key, hyper):
         b = self.cfg["batch"]
+        if self.cfg.get("fresh"):
+            k_idx, k_noise = jax.random.split(key)
+            c = hyper["c"][jax.random.randint(k_idx, (b,), 0, hyper["c"].shape[0])]  # see the class docstring
+            g = jax.random.normal(k_noise, (2, *c.shape))
+            return c + g[0] @ hyper["S"].T, c + g[1] @ hyper["S"].T
         start = b * jax.random.randint(key, (), 0, hyper["x"].shape[0] // b)
         return (jax.lax.dynamic_slice_in_dim(hyper["x"], start, b),
                 jax.lax.dynamic_slice_in_dim(hyper["x_aug"], start, b))
+
+    def _forward(self, params, x):
+        if "bs" not in params:
+            return self.cfg["system"].forward(params["Ws"], x)
+        h = x
+        for w, b in zip(params["Ws"], params["bs"]):
+            h = h @ w.T + b
+        return h
 
     def loss(self, params, state, views, hyper):
         from dynsim.models.infonce.system import info_nce
 
         sys = self.cfg["system"]
-        z, zp = (sys._head(sys.forward(params["Ws"], v)) for v in views)
+        z, zp = (sys._head(self._forward(params, v)) for v in views)
         return info_nce(z, zp, hyper["tau"], sys.kernel)
 
     def observe(self, params, state, hyper):
@@ -387,7 +416,7 @@ def train(model: str, *, width: int = 16, n1: int | None = None, batch: int = 25
           init_scale: float | None = None, augment: str = "additive", samples: int | None = None,
           predictor: str = "linear", relu: bool = False, hidden: int = 64, rho: float = 0.0, freq: int = 1,
           eps: float = 0.0, alpha: float = 1.0, momentum: float = 0.0, preset: str | None = None,
-          progress: Callable[[str], None] | None = None) -> TrainRun:
+          bias: bool = False, fresh: bool = False, progress: Callable[[str], None] | None = None) -> TrainRun:
     """Train ``model`` (see the module docstring) for ``steps`` SGD steps at learning rate ``lr``
     over ``seeds`` seeds (vmapped), logging every ``log_every`` steps; returns a :class:`TrainRun`
     with the matching ODE system in ``run.system`` (``None`` where the run leaves the theory:
@@ -418,8 +447,11 @@ def train(model: str, *, width: int = 16, n1: int | None = None, batch: int = 25
         raise DynsimInputError("sigma", f"does not apply with preset {preset}: the preset fixes the augmentation "
                                         "noise of the authors' script (drop --preset to choose sigma)")
     if contrastive:
-        return _train_infonce(model, params, preset=preset, sigma=sigma, init_scale=init_scale, progress=progress,
-                              start=start)
+        return _train_infonce(model, params, preset=preset, sigma=sigma, init_scale=init_scale, bias=bool(bias),
+                              fresh=bool(fresh), progress=progress, start=start)
+    for name, value in (("bias", bias), ("fresh", fresh)):
+        if value:
+            raise DynsimInputError(name, "is for the InfoNCE models (as the authors' toy scripts train)")
     if preset is not None:
         raise DynsimInputError("preset", "presets are for the InfoNCE models")
     if samples is not None and (not isinstance(samples, (int, np.integer)) or samples < 2):
@@ -501,12 +533,13 @@ def _with_X(system, X):
     return dataclasses.replace(system, X=jnp.asarray(X), isotropic=False)
 
 
-def _train_infonce(model, params, *, preset, sigma, init_scale, progress, start):
+def _train_infonce(model, params, *, preset, sigma, init_scale, bias, fresh, progress, start):
     """InfoNCE models on the fixed pairs of :func:`~dynsim.models.infonce.collapse.build_contrastive`; every seed starts
-    from the same weights (the flow's) and differs in the order of its mini-batches."""
+    from the same weights (the flow's) and differs in the order of its mini-batches (and, with ``bias``, in
+    its initial biases; with ``fresh``, in its augmentations: see :class:`_InfoNCE`)."""
     import time
 
-    from dynsim.models.infonce.collapse import PRESETS, build_contrastive, initial_weights
+    from dynsim.models.infonce.collapse import PRESETS, build_contrastive, initial_weights, view_source
 
     opts, init = {}, "gaussian"
     if preset is not None:
@@ -534,15 +567,21 @@ def _train_infonce(model, params, *, preset, sigma, init_scale, progress, start)
     check_memory(seeds, b, system.widths[0], system.widths[-1], n_log)
     hyper = {"lr": params["lr"], "eta": 0.0, "momentum": params["momentum"], "tau": system.tau,
              "x": system.x, "x_aug": system.x_aug, "W0": np.stack([np.asarray(w) for w in ws0])}
+    if fresh:
+        hyper["c"], hyper["S"] = view_source(resolved, params["seed"])
     hyper = jax.tree_util.tree_map(lambda v: jnp.asarray(v, float), hyper)
-    net = _InfoNCE({"system": system, "batch": b})
+    net = _InfoNCE({"system": system, "batch": b, "bias": bias, "fresh": fresh})
     run = _runner(net, steps, log_every, "momentum" if params["momentum"] else "sgd",
-                  (model, b, system.n, system.widths, system.kernel, system.d0))
+                  (model, b, system.n, system.widths, system.kernel, system.d0, bias, fresh))
     if progress is not None:
         progress(f"training {model}: {seeds} seeds x {steps} steps (lr {params['lr']:g}, batch {b})")
     logs, bad, _, final = run(hyper, jax.random.split(jax.random.key(params["seed"]), seeds))
     logs = {k: np.asarray(v) for k, v in logs.items()}
-    params.update({k: v for k, v in resolved.items() if k != "model"}, preset=preset, init=init)
+    params.update({k: v for k, v in resolved.items() if k != "model"}, preset=preset, init=init, bias=bias,
+                  fresh=fresh)
     t = params["lr"] * log_every * np.arange(n_log)
+    out = {"W": np.asarray(system.chain(final["Ws"]))}  # per seed
+    if bias:
+        out.update({f"b{k + 1}": np.asarray(v) for k, v in enumerate(final["bs"])})
     return TrainRun(model, params, t, logs, np.asarray(bad), {"y0": np.asarray(y0)}, system,
-                    time.perf_counter() - start, {"W": np.asarray(system.chain(final["Ws"]))})  # per seed
+                    time.perf_counter() - start, out)

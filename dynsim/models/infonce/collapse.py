@@ -139,6 +139,19 @@ def build_contrastive(model: str, *, dim: int = 16, layers: int | None = None, s
     return system, params, pb
 
 
+def view_source(params: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """What fresh augmentations are drawn from, for the resolved ``params`` of :func:`build_contrastive`
+    on sampled data: the ``samples`` contents ``c_i`` of its fixed pairs (the same draw) and ``S`` with
+    ``S S^T = X'``, so that a fresh pair is ``(c_i + S g, c_i + S g')`` with ``g, g' ~ N(0, I)``."""
+    if params.get("data") in (None, "user pairs", "user covariances"):
+        raise DynsimInputError("fresh", f"fresh augmentations need dynsim's sampled data (got {params.get('data')})")
+    data_cov, aug_cov, _ = _data_covariances(params["data"], params["dim"], params["sigma"], params.get("dim_b"),
+                                             params.get("decay", 0.7), None, seed)
+    from dynsim.models.infonce.system import _content, _sqrt_psd
+
+    return _content(params["samples"], data_cov, seed)[0], _sqrt_psd(aug_cov)
+
+
 def initial_weights(system: InfoNCE, init: str, init_scale: float, seed: int):
     """``gaussian``: ``N(0, scale^2 / fan_in)``; ``uniform``: PyTorch's default for ``nn.Linear``,
     ``scale U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (variance ``scale^2 / (3 fan_in)``); ``spectral``: the

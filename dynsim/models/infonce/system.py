@@ -54,10 +54,16 @@ def augmented_views(n: int, data_cov, aug_cov, seed: int = 0) -> tuple[np.ndarra
     dim = data.shape[-1]
     if not isinstance(n, (int, np.integer)) or n < 2:
         raise DynsimInputError("n", f"n must be an integer >= 2 (got {n!r})")
-    rng = np.random.default_rng(seed)
-    c = rng.normal(size=(n, dim)) @ _sqrt_psd(data).T
+    c, rng = _content(n, data, seed)
     e = rng.normal(size=(2, n, dim)) @ _sqrt_psd(aug).T
     return c + e[0], c + e[1]
+
+
+def _content(n: int, data_cov: np.ndarray, seed: int) -> tuple[np.ndarray, np.random.Generator]:
+    """The contents ``c_i ~ N(0, data_cov)`` of :func:`augmented_views`' pairs for ``seed`` (its first
+    draw) and the generator after them."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, data_cov.shape[-1])) @ _sqrt_psd(data_cov).T, rng
 
 
 def block_augmentation(dim: int, dim_aug: int, k) -> np.ndarray:
