@@ -104,27 +104,58 @@ def _local_modules() -> list[Path]:
     return sorted(Path(f) for f in files if isinstance(f, str) and f.endswith(".py") and _is_local_file(f))
 
 
-def _node_types(treedef, acc: set) -> set:
+def _nodes(treedef, acc: list) -> list:
+    """``(type, auxiliary data)`` of every node of ``treedef``."""
     data = treedef.node_data()
     if data is not None:
-        acc.add(data[0])
+        acc.append(data)
     for child in treedef.children():
-        _node_types(child, acc)
+        _nodes(child, acc)
     return acc
+
+
+def _functions(data, acc: list) -> list:
+    """The plain functions in a node's auxiliary data (in tuples, lists, sets, dicts)."""
+    if isinstance(data, types.FunctionType):
+        acc.append(data)
+    elif isinstance(data, (tuple, list, frozenset, set)):
+        for d in data:
+            _functions(d, acc)
+    elif isinstance(data, dict):
+        for d in data.values():
+            _functions(d, acc)
+    return acc
+
+
+def _node_functions(treedef) -> list:
+    return [f for _, data in _nodes(treedef, []) for f in _functions(data, [])]
+
+
+def _structure(treedef) -> str:
+    """``str(treedef)`` with every module-level function in its nodes' data (a static field of an
+    ``equinox`` module, such as a ``GradientFlow``'s loss) named by module and qualified name instead
+    of its address. A lambda or a closure keeps its address, so a job holding one is never stored."""
+    text = str(treedef)
+    for f in _node_functions(treedef):
+        if "<" not in f.__qualname__:
+            text = text.replace(repr(f), f"<function {f.__module__}.{f.__qualname__}>")
+    return text
 
 
 def _user_code(treedef, static: tuple) -> str | None:
     """Key material for the user's own code among the job's inputs (the classes of its PyTree
-    nodes, static functions and values): ``""`` where there is none, ``None`` where there is some
-    that cannot be read (then nothing is stored)."""
-    nodes, values = _node_types(treedef, set()), []
+    nodes, the functions in their static data, static functions and values): ``""`` where there is
+    none, ``None`` where there is some that cannot be read (then nothing is stored)."""
+    trees, values = [treedef], []
     for s in static:
         if isinstance(s, _Static):
-            nodes |= _node_types(s.treedef, set())
+            trees.append(s.treedef)
             values += s.leaves
         else:
             values.append(s)
+    nodes = {t for tree in trees for t, _ in _nodes(tree, [])}
     owners = [c for t in nodes for c in getattr(t, "__mro__", (t,)) if _is_user(c)]
+    owners += [f for tree in trees for f in _node_functions(tree) if _is_user(f)]
     for v in values:
         if isinstance(v, types.FunctionType):
             owners += [v] if _is_user(v) else []
@@ -266,7 +297,7 @@ def call(name: str, fn, args: tuple, out_treedef, static: tuple = (), compiler_o
 
     if directory is None:
         return run(jit(flat))
-    material = repr((str(treedef), static, [(x.shape, str(x.dtype), x.weak_type) for x in leaves]))
+    material = repr((_structure(treedef), static, [(x.shape, str(x.dtype), x.weak_type) for x in leaves]))
     user = _user_code(treedef, static)
     if user is None or _ADDRESS.search(material):  # no stable identity: never stored
         return run(jit(flat))
@@ -315,7 +346,7 @@ class _Static:
             if isinstance(x, types.FunctionType) and "<" not in x.__qualname__:
                 return f"<function {x.__module__}.{x.__qualname__}>"
             return repr(x)
-        return f"Static({self.treedef}, [{', '.join(name(x) for x in self.leaves)}])"
+        return f"Static({_structure(self.treedef)}, [{', '.join(name(x) for x in self.leaves)}])"
 
 
 def filter_jit(name: str, out, *, compiler_options: dict | None = None):

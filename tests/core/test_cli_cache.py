@@ -238,3 +238,57 @@ def test_filter_jit_continuation_kernels_equal_eqx_filter_jit(cache, monkeypatch
     assert _entries(cache.dir, "test_continuation_half")
     for got in (stored, loaded):
         _same(want, got)
+
+
+LOSS = """
+import jax.numpy as jnp
+
+
+def quadratic(W, S):
+    return {scale} * jnp.sum((W @ S) * W)
+"""
+
+
+def _loss_flow(path: Path, scale: str):
+    """A GradientFlow whose loss is a module-level function of a user's file."""
+    import importlib.util
+
+    path.write_text(textwrap.dedent(LOSS.format(scale=scale)))
+    spec = importlib.util.spec_from_file_location(f"user_loss_{abs(hash(scale))}", path)
+    module = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return dynsim.GradientFlow(module.quadratic, {"W": (2, 2)}, data={"S": np.diag([1.0, 2.0])})
+
+
+def test_a_loss_model_is_stored_and_loaded(cache):
+    """A model written as a loss holds its loss function as a static field: the entry is keyed by the
+    function's module and name (not its address, which changes with every process), so a new process
+    loads the solve instead of tracing and compiling it again."""
+    from dynsim.models.jepa import system as js
+
+    flow = js.jepa_flow(np.array([1.0, 0.5]), np.array([0.5, 1.0]), 2)
+    y0 = js.balanced_start(flow, 1e-2)
+    ts = np.linspace(0.0, 5.0, 11)
+    runs = cache(lambda: {"ys": dynsim.solve(flow, y0, ts).ys})
+    assert len(_entries(cache.dir, "solve")) == 1
+    for got in runs[1:]:
+        _same(runs[0], got)
+
+
+def test_editing_the_loss_file_is_never_a_stale_export(tmp_path, monkeypatch):
+    """Same function name, same shapes, another loss: a new key, the new numbers."""
+    d = tmp_path / "cache"
+    d.mkdir()
+    monkeypatch.setattr(aot, "_cache_dir", lambda: d)
+    y0, ts = np.array([1.0, 0.0, 0.0, 1.0]), np.array([0.0, 1.0])
+    ends = {}
+    for scale in ("0.5", "1.5"):
+        aot._RUNNERS.clear()
+        ends[scale] = np.asarray(dynsim.solve(_loss_flow(tmp_path / "loss.py", scale), y0, ts).y_final)
+    assert len(_entries(d, "solve")) == 2
+    # dW/dt = -scale * (W S + W S^T) = -2 scale W S with S = diag(1, 2): W_11(1) = exp(-2 scale)
+    for scale, end in ends.items():
+        np.testing.assert_allclose(end[0], np.exp(-2 * float(scale)), rtol=1e-6)
