@@ -783,7 +783,13 @@ def _load_npz(path: Path, option: str, keys: tuple[str, str]):
     for k, a in zip(keys, arrays):
         if a.size == 0 or not np.all(np.isfinite(a)):
             raise dynsim.DynsimInputError(option, f"array {k} in {path} must be non-empty and finite")
-        largest = float(np.max(np.abs(a)))
+        magnitude = np.abs(a)
+        largest = float(np.max(magnitude))
+        smallest = float(np.min(magnitude, initial=np.inf, where=magnitude > 0))
+        if smallest < MAGNITUDE_RANGE[0]:
+            raise dynsim.DynsimInputError(option, f"array {k} in {path} has entries of magnitude below "
+                                                  f"{MAGNITUDE_RANGE[0]:g} (got {smallest:.3g}): give 0 or a magnitude "
+                                                  "that keeps its products normal")
         if largest > top:
             raise dynsim.DynsimInputError(option, f"array {k} in {path} has entries of magnitude above {top:g} (got "
                                                   f"{largest:.3g}): their squares and products would overflow")

@@ -142,12 +142,16 @@ def files(tmp_path_factory):
              x_prime=np.ones((30, 6)))
     (d / "truncated.npz").write_bytes((d / "cov.npz").read_bytes()[:60])
     np.savez(d / "huge.npz", X=1e150 * np.eye(4), X_aug=np.eye(4), x=np.full((30, 6), 1e200), x_prime=np.ones((30, 6)))
+    tiny = rng.normal(size=(30, 6))
+    tiny[3, 2] = 1e-320  # subnormal: its products vanish
+    np.savez(d / "tiny.npz", X=np.eye(4) + 1e-320 * (1 - np.eye(4)), X_aug=np.eye(4), x=tiny, x_prime=np.ones((30, 6)))
     return d
 
 
 #: Files of the wrong kind for --cov and --pairs, and what the one line must say of each.
 BAD_FILES = [("one", "holds one array (.npy)"), ("wrongkeys", "has no array"), ("nan", "must be non-empty and finite"),
-             ("truncated", "cannot read arrays"), ("empty", "cannot read arrays"), ("huge", "magnitude above 1e+100")]
+             ("truncated", "cannot read arrays"), ("empty", "cannot read arrays"), ("huge", "magnitude above 1e+100"),
+             ("tiny", "magnitude below 1e-100")]
 
 
 @pytest.mark.parametrize("option, command", [("--cov", ["simulate", "infonce"]), ("--pairs", ["stepwise"])])

@@ -178,3 +178,22 @@ def test_scalar_parameters_outside_the_magnitude_range_are_refused_by_name(name,
     assert e.value.name == name
     edge = dynsim.EigenDynamics2D(sigma=1e100, eta=1e-100)  # the ends are accepted
     assert float(edge.sigma) == 1e100 and float(edge.eta) == 1e-100
+
+
+def test_subnormal_data_are_refused_by_name():
+    """The data arrays of a model (covariances, views, pairs) are refused with a subnormal entry, as a
+    scalar parameter is: the Barlow Twins pairs, the InfoNCE views, the covariances of linear BYOL."""
+    import numpy as np
+
+    from dynsim.models.barlow.system import cross_covariance
+    from dynsim.models.infonce.system import check_views
+
+    x = np.random.default_rng(0).normal(size=(8, 3))
+    bad = x.copy()
+    bad[1, 1] = 5e-324
+    for call, name in ((lambda: cross_covariance(bad, x), "pairs"), (lambda: check_views(x, bad), "views"),
+                       (lambda: dynsim.check_covariance("X", np.eye(3) + 1e-320 * (1 - np.eye(3))), "X")):
+        with pytest.raises(dynsim.DynsimInputError, match="subnormal") as e:
+            call()
+        assert e.value.name == name
+    np.testing.assert_allclose(cross_covariance(x, x), x.T @ x / 8)  # normal data pass

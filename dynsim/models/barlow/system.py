@@ -29,7 +29,7 @@ from jaxtyping import Array, Float
 
 from dynsim._core.errors import DynsimInputError
 from dynsim.models.byol.system import _check_dim, _MatrixSystem, check_symmetric
-from dynsim._core.system import check_param, param, check_init_scale
+from dynsim._core.system import check_data, check_param, param, check_init_scale
 
 KERNELS = ("linear", "rbf")
 
@@ -39,8 +39,7 @@ def _check_pairs(x, x_prime) -> tuple[np.ndarray, np.ndarray]:
     if x.ndim != 2 or x.shape != xp.shape:
         raise DynsimInputError("pairs", f"the views must be two (n, m) arrays of the same shape (got {x.shape} "
                                         f"and {xp.shape})")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(xp))):
-        raise DynsimInputError("pairs", "the views must be finite")
+    check_data("pairs", x, xp)
     return x, xp
 
 

@@ -51,6 +51,8 @@ def check_symmetric(name: str, m, n: int | None = None, tol: float = 1e-10, size
         raise DynsimInputError(name, f"{name} must be {n} x {n}{size_note} (got {v.shape[-1]})")
     if not np.all(np.isfinite(v)):
         raise DynsimInputError(name, f"{name} must be finite")
+    if np.any((v != 0) & (np.abs(v) < np.finfo(float).tiny)):
+        raise DynsimInputError(name, f"{name} holds subnormal entries: give 0 or normal numbers")
     if np.max(np.abs(v - np.swapaxes(v, -1, -2))) > tol * max(1.0, float(np.max(np.abs(v)))):
         raise DynsimInputError(name, f"{name} must be symmetric")
     return v
