@@ -203,7 +203,7 @@ def test_simulate_prediction_head_command_and_checks(tmp_path, capsys):
     import json
 
     import cli
-    from dynsim.models.seed_claims import REGISTRY, run_check
+    from dynsim.models.seed_claims import REGISTRY
 
     rc = cli.main(["simulate", "prediction-head", "--out", str(tmp_path), "--json"])
     out, err = capsys.readouterr()
@@ -211,6 +211,5 @@ def test_simulate_prediction_head_command_and_checks(tmp_path, capsys):
     s = json.loads(out)
     assert [c["passed"] for c in s["claims"]] == [True, True, True], s["claims"]
     assert (tmp_path / "simulate_prediction-head.png").stat().st_size > 50_000
+    # their verdicts (8 seeds) are tests/test_checks.py's test_claim[head-*]
     assert {"head-no-collapse", "head-fixed-collapse", "head-rise-and-fall"} <= set(REGISTRY)
-    r = run_check("head-fixed-collapse")
-    assert r.verdict == "reproduced" and r.measured <= 1 / 3
