@@ -91,9 +91,27 @@ def _model(model: str, params: list[str] | None, shortcuts: dict):
                                                 f"{', '.join(sorted(have)) or 'none'})")
     from dynsim._core.loading import with_params, check_model
 
-    built = with_params(built, values)
-    check_model(built)
+    try:
+        built = with_params(built, values)
+        check_model(built)
+    except dynsim.DynsimInputError as e:  # a value given as --param NAME=...: the option typed is --param
+        if e.name in values and shortcuts.get(e.name) is None:
+            raise dynsim.DynsimInputError("param", str(e)) from None
+        raise
     return built
+
+
+@contextlib.contextmanager
+def _blame_over(swept: set):
+    """A library error about a swept parameter names ``--over``, where the user gave its values."""
+    import dynsim
+
+    try:
+        yield
+    except dynsim.DynsimInputError as e:
+        if e.name in swept:
+            raise dynsim.DynsimInputError("over", str(e)) from None
+        raise
 
 
 #: The lower end of a range a library error names, and the upper end's option.
@@ -112,6 +130,9 @@ def _blame_ends(given: dict):
         upper = _ENDS.get(e.name)
         if upper is not None and given.get(e.name) is None and given.get(upper) is not None:
             raise dynsim.DynsimInputError(upper, str(e)) from None
+        scale = e.name.replace("_min", "_scale") if e.name in _ENDS else None
+        if scale is not None and given.get(e.name) is None and _given(scale):  # --p-scale log on the default range
+            raise dynsim.DynsimInputError(scale, f"{e} (the default range; give --{e.name.replace('_', '-')})") from None
         raise
 
 
@@ -553,16 +574,23 @@ def sweep_cmd(
     import dynsim
 
     start = time.perf_counter()
+    from dynsim.models.eigen.sweep import KINDS
+
+    if kind not in ("fixed-points", "basin-fractions", *KINDS):
+        raise dynsim.DynsimInputError("kind", f"unknown sweep {kind!r}: one of fixed-points, basin-fractions, "
+                                              f"{', '.join(KINDS)}")
     if kind in ("fixed-points", "basin-fractions"):
         from dynsim.tools.sweep import parse_range, plot_model_sweep, sweep_model
 
         if len(over) != 1:
             raise dynsim.DynsimInputError("over", f"{kind} sweeps one parameter (got {len(over)} --over)")
-        m = _model("eigen" if model is None else model, param, dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p, beta=beta))
         axis = parse_range(over[0])
+        _not_also_a_param(param, {axis.name}, "is swept by --over: give it there only")
+        m = _model("eigen" if model is None else model, param, dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p, beta=beta))
         plane = _plane(m, window, axes, at)
-        sw = sweep_model(m, axis, quantity=kind, plane=plane, samples=samples, t1=t1,
-                         progress=lambda msg: _err(f"dynsim: {msg}"))
+        with _blame_over({axis.name}):
+            sw = sweep_model(m, axis, quantity=kind, plane=plane, samples=samples, t1=t1,
+                             progress=lambda msg: _err(f"dynsim: {msg}"))
         summary = sw.summary()
         messages = [] if summary["complete"] else ["PARTIAL: some samples not settled or failed (see points)"]
         _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=plot_model_sweep(sw, size=size.value), arrays=sw.arrays(),
@@ -580,7 +608,7 @@ def sweep_cmd(
     model = model or "simsiam"
     ranges = [dynsim.Range.parse(o) for o in over]
     swept = {r.name for r in ranges}
-    _refuse_given([n for n in ("eta", "sigma", "tau", "alpha_p", "beta") if n in swept],
+    _refuse_given([n for n in ("eta", "sigma", "tau", "alpha_p", "beta", "init_scale") if n in swept],
                   "is swept by --over: give it there only")
     if kind == "collapse":
         from dynsim.models.byol.simulate import MODELS, applicable
@@ -600,12 +628,14 @@ def sweep_cmd(
     parameters = {"kind": kind, "over": over, **base, "grid": grid, "t1": t1}
     progress = lambda m: _err(f"dynsim: {m}")  # noqa: E731
     if kind == "collapse":
-        sw = dynsim.sweep(kind, ranges, base={**base, "init_scale": init_scale}, t1=t1, model=model, samples=samples,
-                          progress=progress)
+        with _blame_over(swept):
+            sw = dynsim.sweep(kind, ranges, base={**base, "init_scale": init_scale}, t1=t1, model=model,
+                              samples=samples, progress=progress)
         _finish_collapse("sweep", f"sweep_{kind}", sw, out=out, fmt=fmt, size=size, start=start, as_json=as_json,
                          parameters={**parameters, "model": model, "samples": samples, "init_scale": init_scale})
         return
-    sw = dynsim.sweep(kind, ranges, base=base, grid=grid, t1=t1, progress=progress)
+    with _blame_over(swept):
+        sw = dynsim.sweep(kind, ranges, base=base, grid=grid, t1=t1, progress=progress)
     summary = sw.summary()
     messages = []
     if summary.get("partial"):
@@ -1050,6 +1080,7 @@ def check_cmd(
 
         REGISTRY = user_claims(model)  # the module's claims, listed as the seed papers' are
     if list_:
+        _refuse_given(("names", "out"), "does not apply with --list (it runs and writes nothing)")
         if as_json:
             print(json.dumps([{"name": c.name, "source": c.source, "statement": c.statement, "metric": c.metric,
                                "tolerance": c.tolerance} for c in REGISTRY.values()], indent=2))
@@ -1122,6 +1153,7 @@ def continuation_cmd(
     from dynsim.tools.plane import parse_spec
 
     name, lo, hi, _, log = parse_spec(over, with_num=False)
+    _not_also_a_param(param, {name}, "is continued by --over (--at says where the branches start)")
     m = _model(model, param, {})
     if coord >= m.dim:
         raise dynsim.DynsimInputError("coord", f"the model has {m.dim} state components (0..{m.dim - 1})")
@@ -1173,7 +1205,16 @@ def rerun_cmd(
             break
     new_out = out if out is not None else Path(str(record.parent) + "-rerun")
     argv += ["--out", str(new_out)]
-    _err(f"dynsim: rerunning: dynsim {' '.join(argv)}")
+    if data is not None:
+        try:  # the arrays compared against, read before any work
+            with np.load(record.parent / data, allow_pickle=False) as z:
+                for k in z.files:
+                    z[k]
+        except Exception as e:  # noqa: BLE001 - missing, truncated, not an archive: one line
+            raise dynsim.DynsimInputError("record", f"its arrays {record.parent / data} cannot be read "
+                                                    f"({' '.join(str(e).split()) or type(e).__name__}): nothing to "
+                                                    "compare the rerun with") from None
+    _parses(argv, record)
     rc = main(argv)
     if rc != 0:
         return rc
@@ -1186,8 +1227,31 @@ def rerun_cmd(
     if diff:
         _err(f"dynsim: rerun DIFFERS from {data} in {len(diff)} array(s): {', '.join(diff[:8])}")
         return 1
-    _err(f"dynsim: rerun reproduces {data}: {len(a.files)} arrays bitwise equal (was --out {old_out})")
+    _err(f"dynsim: rerun of `dynsim {' '.join(argv)}` reproduces {data}: {len(a.files)} arrays bitwise equal "
+         f"(was --out {old_out})")
     return 0
+
+
+def _parses(argv: list[str], record: Path) -> None:
+    """The recorded command line is parsed (its command, options and values) before it runs: a record
+    that was edited, or written by another version, is refused in one line naming RECORD."""
+    import dynsim
+
+    from typer._click.core import Context
+
+    command = typer.main.get_command(app)
+    try:
+        _check_finite_floats(command, argv)
+        ctx = Context(command, info_name="dynsim")
+        cmd = command.get_command(ctx, argv[0]) if argv else None
+        if cmd is None:
+            raise dynsim.DynsimInputError(None, f"no command {argv[0] if argv else ''!r}")
+        cmd.make_context(argv[0], list(argv[1:]), parent=ctx)
+    except (typer.TyperException, dynsim.DynsimInputError) as e:
+        why = e.format_message() if isinstance(e, typer.TyperException) else (
+            f"{_option_name(e.name) + ': ' if e.name else ''}{e}")
+        raise dynsim.DynsimInputError("record", f"its command `dynsim {' '.join(argv)}` is refused: "
+                                                f"{' '.join(why.split())}") from None
 
 
 @app.command("models")
@@ -1240,6 +1304,11 @@ def figures_cmd(
     from dynsim.plot.gallery import FIGURES, make_figures
 
     if list_:
+        _refuse_given(("names", "out", "quick", "size"), "does not apply with --list (it makes no figure)")
+        if as_json:
+            print(json.dumps([{"name": name, "title": f.title, "command": f.command, "paper": f.paper}
+                              for name, f in FIGURES.items()], indent=2))
+            return
         width = max(len(n) for n in FIGURES)
         for name, f in FIGURES.items():
             print(f"{name:<{width}}  {f.title}\n{'':<{width}}  $ {f.command}"
@@ -1309,7 +1378,7 @@ def _check_finite_floats(command, argv: list[str]) -> None:
         return
     floats = {}
     for p in command.commands[argv[0]].params:
-        if type(p).__name__ == "TyperOption" and p.bare_type() in (float, "float"):
+        if type(p).__name__ == "TyperOption" and p.bare_type() in (float, "float", "list[float]"):
             for o in p.opts:
                 floats[o] = o.lstrip("-").replace("-", "_")  # the option as typed (`time_` is --time)
     for i, a in enumerate(argv):
@@ -1347,6 +1416,15 @@ def _given(name: str) -> bool:
     return ctx is not None and ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
 
 
+def _not_also_a_param(params: list[str] | None, names: set[str], why: str) -> None:
+    """Refuse ``--param NAME=...`` for a parameter that ``--over`` already sets."""
+    import dynsim
+    from dynsim._core.loading import parse_params
+
+    for name in set(parse_params(params)) & names:
+        raise dynsim.DynsimInputError("param", f"{name} {why}")
+
+
 def _refuse_given(names, why: str) -> None:
     """Refuse the first of the options ``names`` the user gave: ``why`` says what it does not apply to."""
     import dynsim
@@ -1361,7 +1439,7 @@ _OPTION_OF = {"T": "time", "Gamma": "pairs", "lrs": "lr", "batches": "batch", "d
 
 
 #: Library argument names set by a command's positional argument, shown as its metavar.
-_POSITIONAL = {"kind": "KIND", "record": "RECORD", "figures": "NAMES"}
+_POSITIONAL = {"kind": "KIND", "record": "RECORD", "figures": "NAMES", "names": "NAMES"}
 
 
 def _option_name(name: str) -> str:

@@ -73,7 +73,7 @@ def test_rbf_kernel_learns_d_directions():
 
 @pytest.mark.parametrize("kwargs,name", [
     (dict(d=9, m=8), "d"), (dict(init_scale=0.0), "init_scale"), (dict(kernel="poly"), "kernel"),
-    (dict(n_pairs=5), "n"), (dict(pairs=(np.ones((10, 3)), np.ones((10, 4)))), "pairs"),
+    (dict(n_pairs=5), "n_pairs"), (dict(pairs=(np.ones((10, 3)), np.ones((10, 4)))), "pairs"),
     (dict(pairs=(np.full((10, 3), np.nan), np.ones((10, 3)))), "pairs"),
 ])
 def test_bad_input(kwargs, name):

@@ -141,6 +141,8 @@ def files(tmp_path_factory):
     np.savez(d / "nan.npz", X=np.full((4, 4), np.nan), X_aug=np.eye(4), x=np.full((30, 6), np.nan),
              x_prime=np.ones((30, 6)))
     (d / "truncated.npz").write_bytes((d / "cov.npz").read_bytes()[:60])
+    np.savez(d / "zeros.npz", x=np.zeros((30, 6)), x_prime=np.zeros((30, 6)))
+    np.savez(d / "onepair.npz", x=rng.normal(size=(1, 6)), x_prime=rng.normal(size=(1, 6)))
     np.savez(d / "huge.npz", X=1e150 * np.eye(4), X_aug=np.eye(4), x=np.full((30, 6), 1e200), x_prime=np.ones((30, 6)))
     tiny = rng.normal(size=(30, 6))
     tiny[3, 2] = 1e-320  # subnormal: its products vanish
@@ -206,6 +208,25 @@ NOT_APPLICABLE = [
     (["figures", "no-such-figure"], "NAMES"),  # positional arguments: their metavar, not an --option
     (["sweep", "no-such-kind", "--over", "eta=0:1:2"], "KIND"),
     (["rerun", "{empty}"], "RECORD"),
+    # found by an outside fuzz: options that were ignored, or messages that named another option
+    (["simulate", "byol", "--cov", "{cov}", "--sigma", "0.3"], "--sigma"),  # the covariances fix sigma
+    (["simulate", "byol", "--cov", "{cov}", "--n1", "3"], "--n1"),
+    (["simulate", "byol", "--cov", "{cov}", "--data", "nuisance"], "--data"),
+    (["sweep", "collapse", "--over", "init_scale=0.01:1:3:log", "--samples", "2", "--init-scale", "5"],
+     "--init-scale"),
+    (["continuation", "--over", "eta=1e-6:0.5:log", "--param", "eta=0.1"], "--param"),
+    (["sweep", "fixed-points", "--over", "eta=0:0.1:3", "--param", "eta=0.1"], "--param"),
+    (["continuation", "--over", "eta=1e-6:0.5:log", "--param", "sigma=nan"], "--param"),
+    (["phase-portrait", "--model", "eigen", "--param", "eta=-1"], "--param"),
+    (["compare", "byol", "--lr", "0.05", "--lr", "0"], "--lr"),  # every lr checked before the first run
+    (["compare", "byol", "--lr", "1e308"], "--lr"),
+    (["basin-map", "--p-scale", "log", "--grid", "16"], "--p-scale"),  # log on the default p range
+    (["sweep", "bifurcation", "--over", "eta=-1:0.1:3"], "--over"),
+    (["sweep", "fixed-points", "--over", "eta=-1:0.1:3"], "--over"),
+    (["stepwise", "--n-pairs", "1"], "--n-pairs"),
+    (["stepwise", "--pairs", "{zeros}"], "--pairs"),  # Gamma = 0: nothing to learn
+    (["stepwise", "--pairs", "{onepair}"], "--pairs"),  # rank 2n = 2 < d
+    (["simulate", "infonce", "--samples", "1000000"], "--samples"),  # 1e6 x 1e6 similarities: refused up front
 ]
 
 
@@ -218,3 +239,27 @@ def test_an_option_that_does_not_apply_is_named(argv, option, files, tmp_path, c
     assert rc == 2 and len(lines) == 1, (argv, lines)
     assert lines[0].startswith(f"dynsim: error: {option}:"), (argv, lines[0])
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["figures", "--list", "--quick"], "--quick"), (["figures", "--list", "--size", "column"], "--size"),
+    (["figures", "--list", "basin-map"], "NAMES"), (["check", "--list", "--out", "{out}"], "--out"),
+    (["check", "--list", "scalar-manifold"], "NAMES"),
+])
+def test_list_refuses_what_it_would_ignore(argv, option, tmp_path, capsys):
+    """``--list`` lists and exits: an option or name that would make or write something is refused."""
+    out = tmp_path / "out"
+    rc = _main([a.format(out=out) for a in argv])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith(f"dynsim: error: {option}:"), lines
+    assert not out.exists()
+
+
+def test_list_json_is_json(capsys):
+    import json
+
+    assert _main(["figures", "--list", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert {"name", "title", "command", "paper"} <= set(figures[0]) and len(figures) >= 10
+    assert _main(["check", "--list", "--json"]) == 0
+    assert {"name", "statement", "tolerance"} <= set(json.loads(capsys.readouterr().out)[0])

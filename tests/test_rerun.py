@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,3 +81,31 @@ def test_every_command_reruns_bitwise(name, tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert cli.main(["rerun", f"a/{stem}.json", "--out", "b"]) == 0, capsys.readouterr().err
     assert "bitwise equal" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage, says", [
+    ("no-npz", "cannot be read"), ("truncated-npz", "cannot be read"),
+    ("nan-option", "--ratio: must be a finite number"), ("no-such-command", "no command 'bogus'"),
+    ("no-such-option", "No such option: --foo"),
+])
+def test_rerun_refuses_a_damaged_record_before_any_work(damage, says, tmp_path, monkeypatch, capsys):
+    """A record whose arrays cannot be read, or whose command line no longer parses, is refused in one
+    line naming RECORD, and nothing is run or written."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["stepwise", "--m", "4", "--d", "2", "--out", "a"]) == 0
+    record = json.loads(Path("a/stepwise.json").read_text())
+    if damage == "no-npz":
+        Path("a/stepwise.npz").unlink()
+    elif damage == "truncated-npz":
+        Path("a/stepwise.npz").write_bytes(Path("a/stepwise.npz").read_bytes()[:100])
+    else:
+        record["argv"] = {"nan-option": ["stepwise", "--ratio", "nan"], "no-such-command": ["bogus"],
+                          "no-such-option": ["stepwise", "--foo", "1"]}[damage]
+        Path("a/stepwise.json").write_text(json.dumps(record))
+    capsys.readouterr()
+    assert cli.main(["rerun", "a/stepwise.json", "--out", "b"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dynsim: error: RECORD:") and says in lines[0], lines
+    assert not Path("b").exists()

@@ -29,6 +29,26 @@ def device_count() -> int:
     return jax.device_count()
 
 
+MEMORY_FRACTION = 0.8  # of the device's (or host's) free memory a run may plan to use
+
+
+def memory_budget() -> float:
+    """The bytes a run may plan to use: :data:`MEMORY_FRACTION` of the first device's free memory
+    (a GPU's), or of the host's available memory (CPU devices report none); ``inf`` if unknown."""
+    dev = jax.devices()[0]
+    try:
+        stats = dev.memory_stats() or {}
+        if "bytes_limit" in stats:
+            return MEMORY_FRACTION * (stats["bytes_limit"] - stats.get("bytes_in_use", 0))
+    except Exception:  # noqa: BLE001  (CPU devices have no memory_stats)
+        pass
+    try:
+        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+    return MEMORY_FRACTION * avail
+
+
 def initialize_from_env() -> bool:
     """Call ``jax.distributed.initialize()`` where the environment describes a multi-process job,
     before any JAX computation; returns whether it did.

@@ -82,7 +82,10 @@ def sweep_model(model: AbstractSystem, over: Axis, *, quantity: str = "fixed-poi
         raise DynsimInputError("over", f"{over.name} is not a scalar parameter")
     values = over.values()
     for v in (values[0], values[-1]):
-        specs[over.name].check(v, "over")
+        try:
+            specs[over.name].check(v)
+        except DynsimInputError as e:  # the values come from the argument over
+            raise DynsimInputError("over", str(e)) from None
     plane = plane or make_plane(model, window=window, axes=axes, at=at)
     points = []
     for i, v in enumerate(values):

@@ -169,7 +169,7 @@ def compare(model: str, *, lrs=None, batches=None, T: float | None = None, seeds
     if all(lr > 0 for lr in lrs) and T / min(lrs) > MAX_STEPS:
         raise DynsimInputError("T", f"T = {T:g} at lr {min(lrs):g} is {T / min(lrs):.3g} steps, over the limit of "
                                     f"{MAX_STEPS:.0e}")
-    runs = {}
+    plan = {}  # every lr and batch checked before the first run starts
     for lr in lrs:
         if not (lr > 0):
             raise DynsimInputError("lr", f"learning rates must be positive (got {lr!r})")
@@ -179,6 +179,12 @@ def compare(model: str, *, lrs=None, batches=None, T: float | None = None, seeds
             raise DynsimInputError("T", f"T = {T:g} is not reached by whole steps of lr {lr:g} (the nearest is "
                                         f"{steps * lr:g}); choose T of at least {N_LOG} steps of every lr, or a "
                                         f"multiple of lr")
+        plan[lr] = steps, log_every
+    for b in batches:
+        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1:
+            raise DynsimInputError("batch", f"batch sizes must be positive integers (got {b!r})")
+    runs = {}
+    for lr, (steps, log_every) in plan.items():
         for b in batches:
             runs[(lr, b)] = train(model, lr=lr, batch=b, steps=steps, log_every=log_every, seeds=seeds, seed=seed,
                                   progress=progress, **opts)

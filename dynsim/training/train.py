@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Callable
 
 import jax
@@ -47,6 +46,7 @@ import numpy as np
 import optax
 
 from dynsim._core.errors import DynsimInputError
+from dynsim._core.parallel import memory_budget
 from dynsim._core.system import check_param
 
 MODELS = ("byol", "simsiam", "directpred", "directcopy", "directset", "barlow", "infonce", "infonce-2layer",
@@ -54,7 +54,6 @@ MODELS = ("byol", "simsiam", "directpred", "directcopy", "directset", "barlow", 
 AUGMENTS = ("additive", "masking")
 PREDICTORS = ("linear", "mlp")
 DIVERGED_GROWTH = 1e3  # ||W||_F beyond this times max(||W(0)||_F, 1) (or a non-finite loss): diverged
-MEMORY_FRACTION = 0.8  # of the device's (or host's) memory a run may plan to use
 
 
 # ----------------------------------------------------------------------------- data
@@ -308,28 +307,13 @@ class TrainRun:
         return out
 
 
-def _memory_budget() -> float:
-    dev = jax.devices()[0]
-    try:
-        stats = dev.memory_stats() or {}
-        if "bytes_limit" in stats:
-            return MEMORY_FRACTION * (stats["bytes_limit"] - stats.get("bytes_in_use", 0))
-    except Exception:  # noqa: BLE001  (CPU devices have no memory_stats)
-        pass
-    try:
-        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return math.inf
-    return MEMORY_FRACTION * avail
-
-
 def check_memory(seeds: int, batch: int, n1: int, n2: int, n_log: int, hidden: int = 0) -> int:
     """The planned bytes of a run, or :class:`DynsimInputError` when they do not fit in memory."""
     params = n2 * n1 * 4 + n2 * n2 * 3 + 2 * n2 * hidden  # W, W_a, W_p, F_hat, grads, updates
     act = batch * (2 * n1 + 4 * n2 + hidden) * 3  # views, embeddings, their gradients
     logs = n_log * (3 * n2 + 4)
     need = 8 * seeds * (params + act + logs)
-    budget = _memory_budget()
+    budget = memory_budget()
     if need > budget:
         raise DynsimInputError("width", f"a run needs about {need / 2**30:.1f} GiB ({seeds} seeds, width {n2}, "
                                         f"input {n1}, batch {batch}); {budget / 2**30:.1f} GiB are available: "

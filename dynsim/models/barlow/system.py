@@ -271,7 +271,10 @@ def stepwise(*, m: int = 8, d: int = 4, n_pairs: int = 200, ratio: float = 0.6, 
     check_init_scale(init_scale)
     check_solver_options(rtol, atol, max_steps)
     if pairs is None:
-        x, xp, _ = synthetic_pairs(n_pairs, default_spectrum(m, ratio), noise, seed)
+        try:
+            x, xp, _ = synthetic_pairs(n_pairs, default_spectrum(m, ratio), noise, seed)
+        except DynsimInputError as e:  # synthetic_pairs' n is this function's n_pairs
+            raise DynsimInputError("n_pairs" if e.name == "n" else e.name, str(e).replace("(got n =", "(got n_pairs =")) from None
     else:
         x, xp = _check_pairs(*pairs)
     n, m = x.shape
@@ -283,10 +286,14 @@ def stepwise(*, m: int = 8, d: int = 4, n_pairs: int = 200, ratio: float = 0.6, 
     else:
         system = KernelBarlowTwins.from_pairs(x, xp, d, kernel, bandwidth)
         gamma, qv, root = _kernel_eigen(np.asarray(system.K), n)
+    positive = int(np.sum(gamma > 1e-12 * max(float(np.max(np.abs(gamma))), 1e-300)))  # above rounding
+    if d > min(2 * n, positive):
+        why = (f"Gamma of n = {n} pairs has rank at most 2n = {2 * n}" if d > 2 * n
+               else f"Gamma has {positive} positive eigenvalue{'s' if positive != 1 else ''}")
+        raise DynsimInputError("pairs" if pairs is not None else "d",
+                               f"{why}: d = {d} directions cannot all be learned"
+                               + (" (give more or other pairs, or a smaller d)" if pairs is not None else ""))
     gamma = gamma[:d]
-    if d > 2 * n or gamma[-1] <= 0:
-        raise DynsimInputError("d", f"only {int(np.sum(gamma > 0))} positive eigenvalues of Gamma: d = {d} directions "
-                                    "cannot all be learned")
     rng = np.random.default_rng(seed + 1)
     if aligned:
         if kernel not in (None, "none"):

@@ -172,10 +172,10 @@ def applicable(model: str, data: str | None = None, *, user_cov: bool = False, r
     covariances, and DirectSet's ``rho`` and ``freq``); any other given option is refused."""
     if model == "scalar":
         return ("alpha_p", "eta", "beta")
-    opts = ["n1", "n2", "data", "sigma", "cov", "eta"]
+    opts = ["n2", "cov", "eta"]
     data = FAMILY_DEFAULTS[family(model)].get("data") if data is None else data
-    if not user_cov:
-        opts += {"nuisance": ["dim_b"], "spectrum": ["decay"]}.get(data, [])
+    if not user_cov:  # the user's X, X' fix the dimension, the data and the augmentation
+        opts += ["n1", "data", "sigma", *{"nuisance": ["dim_b"], "spectrum": ["decay"]}.get(data, [])]
     if model == "symmetrized":
         return (*opts, "alpha_p", "beta", "tau")
     if model in RULES:
@@ -202,8 +202,9 @@ def build(model: str, *, n1: int | None = None, n2: int | None = None, data: str
     ok = applicable(model, data, user_cov=cov is not None, rho=rho or 0.0, freq=freq or 1)
     for name, value in given.items():
         if value is not None and name not in ok and strict:
-            raise DynsimInputError(name, f"does not apply to {model}{' with data ' + repr(data) if data else ''} "
-                                         f"(its options: {', '.join(ok)})")
+            with_ = (" with your covariances (cov: they fix n1, the data and sigma)" if cov is not None
+                     else f" with data {data!r}" if data else "")
+            raise DynsimInputError(name, f"does not apply to {model}{with_} (its options: {', '.join(ok)})")
     n1 = 8 if n1 is None else n1
     alpha_p = 1.0 if alpha_p is None else alpha_p
     tau = 1.0 if tau is None else tau
@@ -235,7 +236,9 @@ def build(model: str, *, n1: int | None = None, n2: int | None = None, data: str
     n2 = n1 if n2 is None else n2
     if not isinstance(n2, (int, np.integer)) or n2 < 1:
         raise DynsimInputError("n2", f"n2 must be an integer >= 1 (got {n2!r})")
-    params.update(n1=n1, n2=n2, data="user" if cov is not None else data, sigma=sigma)
+    params.update(n1=n1, n2=n2, data="user" if cov is not None else data)
+    if cov is None:
+        params["sigma"] = sigma
     if data == "nuisance" and cov is None:
         params["dim_b"] = int(pb.trace())
     if data == "spectrum" and cov is None:

@@ -94,6 +94,21 @@ def _check_applicable(model: str, options: dict, init: str | None, data: str | N
                                        "init must be gaussian")
 
 
+def _check_memory(n: int, batch: int | None, name: str) -> None:
+    """The flow's right-hand side holds, for every mini-batch at once, the ``b x b`` similarities of its
+    embeddings and their gradients: about eight ``n x b`` float64 arrays. Refused before any work when
+    they do not fit (``batch`` is named when one is given: a smaller one fits)."""
+    from dynsim._core.parallel import memory_budget
+
+    b = int(batch) if isinstance(batch, (int, np.integer)) and 1 <= batch <= n else n
+    need, budget = 64.0 * n * b, memory_budget()
+    if need > budget:
+        raise DynsimInputError("batch" if batch else name,
+                               f"n = {n} pairs in batches of {b} need about {need / 2**30:.3g} GiB for the flow's "
+                               f"similarity matrices; {budget / 2**30:.3g} GiB are available: use fewer pairs or "
+                               "smaller batches")
+
+
 def build_contrastive(model: str, *, dim: int = 16, layers: int | None = None, samples: int = 512,
                       batch: int | None = None, kernel: str = "gaussian", temperature: float = 1.0,
                       data: str | None = None, sigma: float | None = None, dim_b: int | None = None,
@@ -134,6 +149,7 @@ def build_contrastive(model: str, *, dim: int = 16, layers: int | None = None, s
         params.update(data="user pairs", samples=x.shape[0])
     if model == "directclr" and d0 is None:
         d0 = max(dim // 2, 1)
+    _check_memory(x.shape[0], batch, "views" if views is not None else "samples")
     params.update(dim=dim, batch=batch or x.shape[0], d0=d0)  # d0 None: not DirectCLR
     system = InfoNCE(widths=(dim,) * (layers + 1), x=x, x_aug=xp, tau=temperature, kernel=kernel, batch=batch, d0=d0)
     return system, params, pb
