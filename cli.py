@@ -1209,12 +1209,12 @@ def rerun_cmd(
         try:  # the arrays compared against, read before any work
             with np.load(record.parent / data, allow_pickle=False) as z:
                 for k in z.files:
-                    z[k]
+                    z[k]  # noqa: B018 - reading each member finds a truncated one
         except Exception as e:  # noqa: BLE001 - missing, truncated, not an archive: one line
             raise dynsim.DynsimInputError("record", f"its arrays {record.parent / data} cannot be read "
                                                     f"({' '.join(str(e).split()) or type(e).__name__}): nothing to "
                                                     "compare the rerun with") from None
-    _parses(argv, record)
+    _parses(argv)
     rc = main(argv)
     if rc != 0:
         return rc
@@ -1232,7 +1232,7 @@ def rerun_cmd(
     return 0
 
 
-def _parses(argv: list[str], record: Path) -> None:
+def _parses(argv: list[str]) -> None:
     """The recorded command line is parsed (its command, options and values) before it runs: a record
     that was edited, or written by another version, is refused in one line naming RECORD."""
     import dynsim

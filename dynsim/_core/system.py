@@ -124,19 +124,6 @@ def check_param(name: str, value, *, lower: float = -math.inf, upper: float = ma
                                      f"{MAGNITUDE_RANGE[1]:g}] (got {_show(v)})")
 
 
-def check_data(name: str, *arrays) -> None:
-    """Raise :class:`DynsimInputError` naming ``name`` unless every entry of the data ``arrays`` is
-    finite and not subnormal (``0 < |v| < 2.2e-308``: its products lose their digits or vanish)."""
-    for a in arrays:
-        v = np.asarray(a, float)
-        if not np.all(np.isfinite(v)):
-            raise DynsimInputError(name, f"the {name} must be finite (found NaN or inf in the data)")
-        tiny = (v != 0) & (np.abs(v) < np.finfo(float).tiny)
-        if np.any(tiny):
-            raise DynsimInputError(name, f"the {name} hold subnormal entries (e.g. {_show(v[tiny][:1])}): give 0 or "
-                                         "normal numbers")
-
-
 #: The range of a random initialisation's scale: weights of scale s give second moments ~ s^2, which
 #: underflow to subnormal numbers below about 1e-154 and overflow above about 1e154 in float64; the
 #: bounds keep every product of a few weights a normal number.

@@ -29,7 +29,7 @@ from jaxtyping import Array, Float
 
 from dynsim._core.errors import DynsimInputError
 from dynsim.models.byol.system import _check_dim, _MatrixSystem, check_symmetric
-from dynsim._core.system import check_data, check_param, param, check_init_scale
+from dynsim._core.system import check_param, param, check_init_scale
 
 KERNELS = ("linear", "rbf")
 
@@ -39,7 +39,8 @@ def _check_pairs(x, x_prime) -> tuple[np.ndarray, np.ndarray]:
     if x.ndim != 2 or x.shape != xp.shape:
         raise DynsimInputError("pairs", f"the views must be two (n, m) arrays of the same shape (got {x.shape} "
                                         f"and {xp.shape})")
-    check_data("pairs", x, xp)
+    check_param("pairs", x)  # finite, no subnormal entry
+    check_param("pairs", xp)
     return x, xp
 
 

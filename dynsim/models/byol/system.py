@@ -49,10 +49,7 @@ def check_symmetric(name: str, m, n: int | None = None, tol: float = 1e-10, size
         raise DynsimInputError(name, f"{name} must be a square matrix (got shape {v.shape})")
     if n is not None and v.shape[-1] != n:
         raise DynsimInputError(name, f"{name} must be {n} x {n}{size_note} (got {v.shape[-1]})")
-    if not np.all(np.isfinite(v)):
-        raise DynsimInputError(name, f"{name} must be finite")
-    if np.any((v != 0) & (np.abs(v) < np.finfo(float).tiny)):
-        raise DynsimInputError(name, f"{name} holds subnormal entries: give 0 or normal numbers")
+    check_param(name, v)  # finite, no subnormal entry
     if np.max(np.abs(v - np.swapaxes(v, -1, -2))) > tol * max(1.0, float(np.max(np.abs(v)))):
         raise DynsimInputError(name, f"{name} must be symmetric")
     return v

@@ -37,7 +37,7 @@ from jaxtyping import Array, Float
 
 from dynsim._core.errors import DynsimInputError
 from dynsim.models.byol.system import _check_dim, _MatrixSystem, check_covariance, check_symmetric
-from dynsim._core.system import _concrete, check_data, check_param, param, check_init_scale
+from dynsim._core.system import _concrete, check_param, param, check_init_scale
 
 KERNELS = ("gaussian", "dot")
 
@@ -96,7 +96,8 @@ def check_views(x, x_prime) -> tuple[np.ndarray, np.ndarray]:
     if x.ndim < 2 or x.shape != xp.shape:
         raise DynsimInputError("views", f"the two views must be (n, dim) arrays of the same shape "
                                         f"(got {x.shape} and {xp.shape})")
-    check_data("views", x, xp)
+    check_param("views", x)  # finite, no subnormal entry
+    check_param("views", xp)
     if x.shape[-2] < 2:
         raise DynsimInputError("views", f"too few samples: n = {x.shape[-2]} pairs, need at least 2")
     return x, xp
