@@ -193,7 +193,10 @@ class Explorer:
         name or a value outside the declared range raise :class:`DynsimInputError` (as ``--param``)."""
         text = value if isinstance(value, str) else repr(float(value))
         values = parse_params([f"{name}={text.strip()}"])
-        self.model = with_params(self.model, values)
+        try:
+            self.model = with_params(self.model, values)
+        except DynsimInputError as e:  # the value came as NAME=VALUE: named --param, as the command line does
+            raise DynsimInputError("param", str(e)) from None
 
     def set_window(self, x: tuple[float, float], y: tuple[float, float]) -> None:
         """The plotted ranges (zoom, pan); an empty, inverted or (on a log axis) non-positive range is
