@@ -588,9 +588,8 @@ def sweep_cmd(
         _not_also_a_param(param, {axis.name}, "is swept by --over: give it there only")
         m = _model("eigen" if model is None else model, param, dict(eta=eta, sigma=sigma, tau=tau, alpha_p=alpha_p, beta=beta))
         plane = _plane(m, window, axes, at)
-        with _blame_over({axis.name}):
-            sw = sweep_model(m, axis, quantity=kind, plane=plane, samples=samples, t1=t1,
-                             progress=lambda msg: _err(f"dynsim: {msg}"))
+        sw = sweep_model(m, axis, quantity=kind, plane=plane, samples=samples, t1=t1,
+                         progress=lambda msg: _err(f"dynsim: {msg}"))  # names its argument over itself
         summary = sw.summary()
         messages = [] if summary["complete"] else ["PARTIAL: some samples not settled or failed (see points)"]
         _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=plot_model_sweep(sw, size=size.value), arrays=sw.arrays(),
