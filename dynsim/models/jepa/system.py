@@ -229,8 +229,10 @@ def balanced_start(flow: GradientFlow, eps: float = DEFAULTS["eps"], *, init: st
 
 
 def encoder(flow: GradientFlow, ys) -> np.ndarray:
-    """``Wbar = W_L ... W_1`` of (a batch of) states: ``(..., d, d)``."""
-    w = flow.unpack(jnp.asarray(ys, float))
+    """``Wbar = W_L ... W_1`` of (a batch of) states: ``(..., d, d)``. In NumPy: called on saved states
+    and inside the learning times' bisection, where JAX's eager dispatch (and a compilation per new
+    shape) would cost more than the products."""
+    w = flow.unpack(np.asarray(ys, float))
     return np.asarray(chain([w[f"W{k + 1}"] for k in range(depth_of(flow))]))
 
 
@@ -241,7 +243,7 @@ def strengths(flow: GradientFlow, ys) -> np.ndarray:
 
 
 def predictor(flow: GradientFlow, ys) -> np.ndarray:
-    return np.asarray(flow.unpack(jnp.asarray(ys, float))["V"])
+    return np.asarray(flow.unpack(np.asarray(ys, float))["V"])
 
 
 # ----------------------------------------------------------------------------- closed forms
@@ -387,7 +389,9 @@ def _crossings(s, thr):
 
 
 @eqx.filter_jit
+@eqx.filter_jit
 def _fields(flow, ys):
+    """The vector field at each saved state (one compiled program per flow structure and shape)."""
     return jax.vmap(lambda y: flow.vector_field(0.0, y))(ys)
 
 
