@@ -578,9 +578,10 @@ def _infonce_fig3():
                    numbers={"k": sw.k.tolist(), "collapsed": c.tolist(), "X_negative": neg.tolist()})
 
 
+@functools.lru_cache(maxsize=1)
 def _two_layer(seed=3, init_scale=0.1, t1=400.0, n=256, dim=8):
     """The two-layer InfoNCE flow of Theorem 2's setting (X > 0: weak augmentation, distinct data
-    variances), reported along the run by :func:`report_collapse`."""
+    variances), reported along the run by :func:`report_collapse`; one run for the two claims on it."""
     from dynsim.models.infonce.collapse import report_collapse
     from dynsim.models.infonce.system import InfoNCE, augmented_views
 
@@ -666,7 +667,9 @@ def _deep_collapse():
                                  + ", ".join(f"{r:.2f}" for r in ranks) + " (of 16)", numbers={"ranks": ranks})
 
 
+@functools.lru_cache(maxsize=1)
 def _directclr_ranks():
+    """The ranks of the three projector variants; one run for the two claims on it."""
     from dynsim.models.infonce.collapse import representation_ranks
 
     x, xp = _views(256, 16, k=4.0, dim_aug=8)

@@ -13,6 +13,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -247,32 +248,44 @@ def grown_alignment(alignment, grown) -> float:
     return float(np.linalg.svd(np.asarray(alignment)[np.ix_(grown, grown)], compute_uv=False).min())
 
 
+@eqx.filter_jit
+def _along(system: InfoNCE, ys):
+    """The JAX quantities of :func:`report_collapse` at every state, in one compiled program (eagerly,
+    each operation of each ``vmap`` would be compiled on its own)."""
+    w = jax.vmap(system.product)(ys)
+    u, sv, vt = jnp.linalg.svd(w)
+    f = jax.vmap(lambda y: system.vector_field(0.0, y))(ys)
+    out = {"u": u, "sv": sv, "vt": vt, "X": jax.vmap(system.effective_X)(ys), "f": f,
+           # d log sigma_j / dt = u_j^T (dW/dt) v_j / sigma_j, dW/dt the tangent of W along the flow
+           "dw": jax.vmap(lambda y, fy: jax.jvp(system.product, (y,), (fy,))[1])(ys, f),
+           "loss": jax.vmap(system.loss)(ys)}
+    if system.layers == 2:
+        out["c"] = jax.vmap(lambda y: system.balance(y)[0])(ys)
+        out["s1"], out["s2"] = jax.vmap(system.singular_values)(ys)
+    return out
+
+
 def report_collapse(system: InfoNCE, sol: Solution, P_B=None) -> dict[str, np.ndarray]:
     """The quantities of the module docstring along a single trajectory ``sol``."""
     ts = np.asarray(sol.ts)
     ok = np.isfinite(ts)
     ys = jnp.asarray(np.where(ok[:, None], np.asarray(sol.ys), np.asarray(sol.ys)[0]))
-    w = jax.vmap(system.product)(ys)
-    u, sv, vt = (np.asarray(a) for a in jnp.linalg.svd(w))
-    X = np.asarray(jax.vmap(system.effective_X)(ys))
-    f = jax.vmap(lambda y: system.vector_field(0.0, y))(ys)
-    # d log sigma_j / dt = u_j^T (dW/dt) v_j / sigma_j, dW/dt the tangent of W along the flow
-    dw = jax.vmap(lambda y, fy: jax.jvp(system.product, (y,), (fy,))[1])(ys, f)
-    log_rate = np.einsum("tik,tij,tkj->tk", u, np.asarray(dw), vt) / sv
-    series = {"t": ts, "sv": sv, "log_rate": log_rate, "loss": np.asarray(jax.vmap(system.loss)(ys)),
-              "X_eig": np.linalg.eigvalsh(X)[:, ::-1]}
+    a = {k: np.asarray(v) for k, v in _along(system, ys).items()}
+    u, sv, vt, X = a["u"], a["sv"], a["vt"], a["X"]
+    log_rate = np.einsum("tik,tij,tkj->tk", u, a["dw"], vt) / sv
+    series = {"t": ts, "sv": sv, "log_rate": log_rate, "loss": a["loss"], "X_eig": np.linalg.eigvalsh(X)[:, ::-1]}
     if P_B is not None:
         series["in_B"] = np.linalg.norm(vt[-1] @ P_B, axis=1)  # |P_B v_j| of the final right singular vectors
     if system.layers == 2:
-        c = np.asarray(jax.vmap(lambda y: system.balance(y)[0])(ys))
+        c = a["c"]
         scale = max(np.linalg.norm(c[0]), 1e-300)
         series["balance_drift"] = np.linalg.norm(c - c[0], axis=(1, 2)) / scale
-        s1, s2 = (np.asarray(a) for a in jax.vmap(system.singular_values)(ys))
+        s1, s2 = a["s1"], a["s2"]
         series["sv1"], series["sv2"] = s1, s2
         last = int(np.flatnonzero(ok)[-1])
         series["alignment"] = np.asarray(system.alignment(ys[last]))
         series["grown"] = s1[last] * s2[last] > GROWN * np.linalg.norm(c[0], 2)
-        series["theorem3_residual"] = _theorem3_residual(system, ys, f, X, np.linalg.norm(c[0], 2))
+        series["theorem3_residual"] = _theorem3_residual(system, ys, a["f"], X, np.linalg.norm(c[0], 2))
     for k, v in series.items():
         if k not in ("t", "alignment", "grown", "in_B") and v.ndim and v.shape[0] == ts.size:
             v = v.astype(float)
@@ -284,7 +297,11 @@ def report_collapse(system: InfoNCE, sol: Solution, P_B=None) -> dict[str, np.nd
 def _theorem3_residual(system, ys, f, X, c_norm):
     """Per save time: ``max_k |d sigma_1^k/dt - Theorem 3| / max_k |d sigma_1^k/dt|`` over the grown
     directions, given the states ``ys`` and the vector field ``f`` there."""
+    return np.asarray(_theorem3_residual_along(system, ys, jnp.asarray(f), jnp.asarray(X), jnp.asarray(c_norm)))
 
+
+@eqx.filter_jit
+def _theorem3_residual_along(system, ys, f, X, c_norm):
     def one(y, fy, x):
         w1, w2 = system.weights(y)
         u1, s1, v1t = jnp.linalg.svd(w1)
@@ -296,7 +313,7 @@ def _theorem3_residual(system, ys, f, X, c_norm):
         err = jnp.max(jnp.where(grown, jnp.abs(actual - predicted), 0.0))
         return jnp.where(jnp.any(grown), err / jnp.max(jnp.abs(actual)), jnp.nan)
 
-    return np.asarray(jax.vmap(one)(ys, f, jnp.asarray(X)))
+    return jax.vmap(one)(ys, f, X)
 
 
 def representation_ranks(x, xp, *, d0: int, t1: float, kernel: str = "gaussian", temperature: float = 1.0,
