@@ -54,7 +54,10 @@ class Solution(eqx.Module):
     @property
     def ok(self) -> Bool[Array, "*batch"]:
         """Trajectories that reached the last save time, or stopped where asked to."""
-        return (self.status == Status.SUCCESS) | (self.status == Status.STOPPED)
+        if isinstance(self.status, jax.core.Tracer):
+            return (self.status == Status.SUCCESS) | (self.status == Status.STOPPED)
+        status = np.asarray(self.status)  # concrete: compared on the host, no eager compilation
+        return jnp.asarray((status == Status.SUCCESS) | (status == Status.STOPPED))
 
     @property
     def complete(self) -> bool:
@@ -64,8 +67,13 @@ class Solution(eqx.Module):
     @property
     def y_final(self) -> Float[Array, "*batch n"]:
         """The last state each trajectory reached."""
-        last = jnp.sum(jnp.isfinite(self.ts), axis=-1) - 1
-        return jnp.take_along_axis(self.ys, last[..., None, None], axis=-2)[..., 0, :]
+        if isinstance(self.ts, jax.core.Tracer) or isinstance(self.ys, jax.core.Tracer):
+            last = jnp.sum(jnp.isfinite(self.ts), axis=-1) - 1
+            return jnp.take_along_axis(self.ys, last[..., None, None], axis=-2)[..., 0, :]
+        # concrete: on the host (an eager JAX gather would be compiled for every new shape)
+        ts, ys = np.asarray(self.ts), np.asarray(self.ys)
+        last = np.sum(np.isfinite(ts), axis=-1) - 1
+        return jnp.asarray(np.take_along_axis(ys, last[..., None, None], axis=-2)[..., 0, :])
 
     def status_counts(self) -> dict[str, int]:
         st = np.asarray(self.status).ravel()
@@ -218,7 +226,9 @@ def _check_parameters_not_nan(system: AbstractSystem) -> None:
     for path, leaf in jax.tree_util.tree_leaves_with_path(inexact):
         if isinstance(leaf, jax.core.Tracer):
             continue
-        if bool(jnp.any(jnp.isnan(leaf))):  # reduced where the array lives: no copy of it to the host
+        on_host = not isinstance(leaf, jax.Array) or all(d.platform == "cpu" for d in leaf.devices())
+        # reduced where the array lives: no copy of an accelerator's array to the host
+        if bool(np.any(np.isnan(np.asarray(leaf))) if on_host else jnp.any(jnp.isnan(leaf))):
             name = jax.tree_util.keystr(path).lstrip(".") or "system"
             raise DynsimInputError(name, f"parameter {name} of {type(system).__name__} is NaN "
                                          f"(got {np.array2string(np.asarray(leaf), threshold=6)})")
@@ -361,9 +371,21 @@ def solve(
     batch = tuple(np.broadcast_shapes(y0.shape[:-1], system.batch_shape()))
     size = int(np.prod(batch, dtype=int))
     system = system.broadcast_to(batch)
-    y0 = jnp.broadcast_to(y0, (*batch, system.dim)).reshape(size, system.dim)
+    y0 = _reshape(jnp.broadcast_to(y0, (*batch, system.dim)) if _concrete(y0) is None
+                  else np.broadcast_to(np.asarray(y0), (*batch, system.dim)), (size, system.dim))
 
     sol = _solve_batch(system, y0, ts, jnp.asarray(rtol, dtype),
                        jnp.asarray(atol, dtype), jnp.asarray(divergence_threshold, dtype),
                        solver, max_steps, stop_when, bool(log_positive and system.positive))
-    return jax.tree_util.tree_map(lambda x: x.reshape(*batch, *x.shape[1:]), sol)
+    return jax.tree_util.tree_map(lambda x: _reshape(x, (*batch, *x.shape[1:])), sol)
+
+
+def _reshape(x, shape):
+    """``x.reshape(shape)``; a concrete array on the CPU is reshaped by NumPy (an eager JAX reshape
+    is compiled for every new shape), a traced or accelerator array by JAX."""
+    if x.shape == tuple(shape):
+        return x
+    if isinstance(x, np.ndarray) or (not isinstance(x, jax.core.Tracer)
+                                     and all(d.platform == "cpu" for d in x.devices())):
+        return jnp.asarray(np.asarray(x).reshape(shape))
+    return x.reshape(shape)

@@ -256,7 +256,10 @@ class AbstractSystem(eqx.Module):
         for get, v, k in self._all_param_fields():
             event = v.shape[v.ndim - k:]
             getters.append(get)
-            values.append(jnp.broadcast_to(v, (*batch, *event)).reshape(size, *event))
+            if isinstance(v, jax.core.Tracer):
+                values.append(jnp.broadcast_to(v, (*batch, *event)).reshape(size, *event))
+            else:  # concrete: on the host, as eager JAX would compile each broadcast for each shape
+                values.append(jnp.asarray(np.broadcast_to(np.asarray(v), (*batch, *event)).reshape(size, *event)))
         if not getters:
             return self
         return eqx.tree_at(lambda s: [g(s) for g in getters], self, values)

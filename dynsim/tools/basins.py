@@ -57,6 +57,25 @@ def _stop(t, y, lane):
     return lane.certify(t, y) != NOT_SETTLED
 
 
+def take_lanes(lanes: AbstractSystem, idx) -> AbstractSystem:
+    """The lanes ``idx`` of a batched lane system, indexed on the host (NumPy): eager JAX indexing
+    would compile a gather for every field and every new count."""
+    return jax.tree_util.tree_map(lambda x: np.asarray(x)[idx], lanes)
+
+
+@eqx.filter_jit
+def _certify_all(lanes, ts, ys):
+    return jax.vmap(lambda ln, t, y: ln.certify(t, y))(lanes, ts, ys)
+
+
+def certify_lanes(lanes: AbstractSystem, ts, ys) -> np.ndarray:
+    """``lane.certify(t, y)`` of every lane (``ts``: one time per lane, or a scalar), in one compiled
+    program per lane type and count (eagerly, every operation of the vmap would be compiled)."""
+    ys = jnp.asarray(ys)
+    ts = jnp.broadcast_to(jnp.asarray(ts, ys.dtype), ys.shape[:1])
+    return np.asarray(_certify_all(lanes, ts, ys))
+
+
 def _solve_lanes(lane, y0, ts, rtol, atol, max_steps, log_positive):
     return solve(lane, y0, ts, rtol=rtol, atol=atol, max_steps=max_steps, stop_when=_stop,
                  log_positive=log_positive)
@@ -83,15 +102,14 @@ def integrate_lanes(lanes: AbstractSystem, y0: np.ndarray, t1: float, *, rtol: f
     for i, start in enumerate(range(0, n, size)):
         idx = np.arange(start, min(start + size, n))
         take = np.concatenate([idx, np.full(size - idx.size, idx[0])])
-        part = jax.tree_util.tree_map(lambda x: x[take], lanes)
+        part = take_lanes(lanes, take)
         sol: Solution = lane_map(_solve_lanes, (part, jnp.asarray(y0[take])),
                                  shared=(ts, jnp.asarray(rtol), jnp.asarray(atol)), static=(max_steps, log_positive),
                                  out=jax.tree_util.tree_structure(Solution(*(0,) * 7)))  # via the export cache
         status = np.asarray(sol.status)[: idx.size]
         t_fin = np.asarray(sol.t_final)[: idx.size]
         y_fin = np.asarray(sol.y_final)[: idx.size]
-        lab = np.asarray(jax.vmap(lambda ln, t, y: ln.certify(t, y))(
-            jax.tree_util.tree_map(lambda x: x[: idx.size], part), jnp.asarray(t_fin), jnp.asarray(y_fin)))
+        lab = certify_lanes(take_lanes(part, slice(0, idx.size)), t_fin, y_fin)
         ok = (status == Status.SUCCESS) | (status == Status.STOPPED)
         labels[idx] = np.where(ok, np.where(status == Status.STOPPED, lab, NOT_SETTLED), FAILED)
         for code in status[~ok]:
@@ -259,7 +277,7 @@ def label_states(model: AbstractSystem, y0: np.ndarray, plane: Plane, *, t1: flo
     y0 = np.asarray(y0, float).reshape(-1, model.dim)
     lanes, att = _lanes(model, plane, y0, hooks)
     t1 = default_t1(model, att) if t1 is None else float(t1)
-    first = np.asarray(jax.vmap(lambda ln, y: ln.certify(0.0, y))(lanes, jnp.asarray(y0)))
+    first = certify_lanes(lanes, 0.0, y0)
     labels = first.astype(np.int8)
     t_settle = np.where(first >= 0, 0.0, np.nan)
     steps = np.zeros(len(y0), np.int64)
@@ -270,7 +288,7 @@ def label_states(model: AbstractSystem, y0: np.ndarray, plane: Plane, *, t1: flo
                  f"to t1 = {t1:g} on {device_count()} device(s)")
     failures = {}
     if todo.size:
-        sub = jax.tree_util.tree_map(lambda x: x[todo], lanes)
+        sub = take_lanes(lanes, todo)
         lab, ts_, st, failures = integrate_lanes(sub, y0[todo], t1, rtol=rtol, atol=atol, max_steps=max_steps,
                                                  chunk=chunk, progress=progress)
         labels[todo], t_settle[todo], steps[todo] = lab, ts_, st

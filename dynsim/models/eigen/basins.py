@@ -36,7 +36,7 @@ from dynsim.tools.fixed_points import FixedPoints, find_fixed_points, jacobian
 from dynsim.models.eigen.system import EigenDynamics1D, EigenDynamics2D, EigenDynamics3D, nontrivial_roots
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.parallel import device_count
-from dynsim.tools.basins import integrate_lanes
+from dynsim.tools.basins import certify_lanes, integrate_lanes, take_lanes
 from dynsim.tools.plane import Axis  # noqa: F401  (re-exported: the eigen maps' axes)
 from dynsim._core.solve import Solution, Status, check_solver_options, solve
 from dynsim._core.system import AbstractSystem, check_param, param
@@ -373,7 +373,7 @@ def label_points(system: EigenDynamics2D | EigenDynamics3D, p0: np.ndarray, s0: 
     else:
         lanes = _lane_system(system, tr, c0).broadcast_to((p0.size,))
         y0 = np.stack([p0, s0] + ([np.full_like(p0, tau0)] if is3d else []), -1)
-        first = np.asarray(jax.vmap(lambda ln, y: ln.certify(0.0, y))(lanes, jnp.asarray(y0)))
+        first = certify_lanes(lanes, 0.0, y0)
         first = np.where(s0 == 0, COLLAPSED, first)  # s = 0 is invariant: F = 0 stays collapsed
         labels[:] = first
         t_settle[first >= 0] = 0.0
@@ -382,7 +382,7 @@ def label_points(system: EigenDynamics2D | EigenDynamics3D, p0: np.ndarray, s0: 
             progress(f"{p0.size - todo.size:,} of {p0.size:,} cells decided at t = 0 by the invariant; "
                      f"integrating {todo.size:,} to t1 = {t1:g} on {device_count()} device(s)")
         if todo.size:
-            sub = jax.tree_util.tree_map(lambda x: x[todo], lanes)
+            sub = take_lanes(lanes, todo)
             lab, ts_, st, failures = integrate_lanes(sub, y0[todo], t1, rtol=rtol, atol=atol, max_steps=max_steps,
                                                      chunk=chunk, progress=progress)
             labels[todo], t_settle[todo], steps[todo] = lab, ts_, st
