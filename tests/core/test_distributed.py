@@ -110,7 +110,10 @@ def test_initialize_from_env(monkeypatch):
 
 def test_two_processes_split_the_lanes_and_equal_one_process(tmp_path):
     deadline = time.monotonic() + TIMEOUT_S
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}
+    env = {k: v for k, v in os.environ.items() if k != "JAX_NUM_CPU_DEVICES"}
+    # one device per process; the suite's other XLA flags (tests/conftest.py) are kept
+    env["XLA_FLAGS"] = " ".join(f for f in env.get("XLA_FLAGS", "").split()
+                                if not f.startswith("--xla_force_host_platform_device_count"))
     env.update(JAX_PLATFORMS="cpu", EQX_ON_ERROR="nan")
     port = _free_port()
     outs = [tmp_path / f"process{i}.json" for i in range(2)]
