@@ -71,8 +71,8 @@ def _certify_all(lanes, ts, ys):
 def certify_lanes(lanes: AbstractSystem, ts, ys) -> np.ndarray:
     """``lane.certify(t, y)`` of every lane (``ts``: one time per lane, or a scalar), in one compiled
     program per lane type and count (eagerly, every operation of the vmap would be compiled)."""
-    ys = jnp.asarray(ys)
-    ts = jnp.broadcast_to(jnp.asarray(ts, ys.dtype), ys.shape[:1])
+    ys = np.asarray(ys)
+    ts = np.broadcast_to(np.asarray(ts, ys.dtype), ys.shape[:1])
     return np.asarray(_certify_all(lanes, ts, ys))
 
 
