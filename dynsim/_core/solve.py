@@ -19,7 +19,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from dynsim._core import aot as _aot
 from dynsim._core.errors import DynsimInputError
-from dynsim._core.system import AbstractSystem, _concrete, check_param
+from dynsim._core.system import AbstractSystem, _concrete, _on_host, check_param
 
 
 class Status(enum.IntEnum):
@@ -54,9 +54,9 @@ class Solution(eqx.Module):
     @property
     def ok(self) -> Bool[Array, "*batch"]:
         """Trajectories that reached the last save time, or stopped where asked to."""
-        if isinstance(self.status, jax.core.Tracer):
+        status = _on_host(self.status)
+        if status is None:
             return (self.status == Status.SUCCESS) | (self.status == Status.STOPPED)
-        status = np.asarray(self.status)  # concrete: compared on the host, no eager compilation
         return jnp.asarray((status == Status.SUCCESS) | (status == Status.STOPPED))
 
     @property
@@ -67,13 +67,11 @@ class Solution(eqx.Module):
     @property
     def y_final(self) -> Float[Array, "*batch n"]:
         """The last state each trajectory reached."""
-        if isinstance(self.ts, jax.core.Tracer) or isinstance(self.ys, jax.core.Tracer):
-            last = jnp.sum(jnp.isfinite(self.ts), axis=-1) - 1
-            return jnp.take_along_axis(self.ys, last[..., None, None], axis=-2)[..., 0, :]
-        # concrete: on the host (an eager JAX gather would be compiled for every new shape)
-        ts, ys = np.asarray(self.ts), np.asarray(self.ys)
-        last = np.sum(np.isfinite(ts), axis=-1) - 1
-        return jnp.asarray(np.take_along_axis(ys, last[..., None, None], axis=-2)[..., 0, :])
+        xp, ts, ys = np, _on_host(self.ts), _on_host(self.ys)
+        if ts is None or ys is None:  # traced, or on an accelerator
+            xp, ts, ys = jnp, self.ts, self.ys
+        last = xp.sum(xp.isfinite(ts), axis=-1) - 1
+        return jnp.asarray(xp.take_along_axis(ys, last[..., None, None], axis=-2)[..., 0, :])
 
     def status_counts(self) -> dict[str, int]:
         st = np.asarray(self.status).ravel()
@@ -226,9 +224,8 @@ def _check_parameters_not_nan(system: AbstractSystem) -> None:
     for path, leaf in jax.tree_util.tree_leaves_with_path(inexact):
         if isinstance(leaf, jax.core.Tracer):
             continue
-        on_host = not isinstance(leaf, jax.Array) or all(d.platform == "cpu" for d in leaf.devices())
-        # reduced where the array lives: no copy of an accelerator's array to the host
-        if bool(np.any(np.isnan(np.asarray(leaf))) if on_host else jnp.any(jnp.isnan(leaf))):
+        host = _on_host(leaf)  # an accelerator's array is reduced where it lives: no copy to the host
+        if bool(jnp.any(jnp.isnan(leaf)) if host is None else np.any(np.isnan(host))):
             name = jax.tree_util.keystr(path).lstrip(".") or "system"
             raise DynsimInputError(name, f"parameter {name} of {type(system).__name__} is NaN "
                                          f"(got {np.array2string(np.asarray(leaf), threshold=6)})")
@@ -371,8 +368,9 @@ def solve(
     batch = tuple(np.broadcast_shapes(y0.shape[:-1], system.batch_shape()))
     size = int(np.prod(batch, dtype=int))
     system = system.broadcast_to(batch)
-    y0 = _reshape(jnp.broadcast_to(y0, (*batch, system.dim)) if _concrete(y0) is None
-                  else np.broadcast_to(np.asarray(y0), (*batch, system.dim)), (size, system.dim))
+    host = _on_host(y0)
+    y0 = _reshape(jnp.broadcast_to(y0, (*batch, system.dim)) if host is None
+                  else np.broadcast_to(host, (*batch, system.dim)), (size, system.dim))
 
     sol = _solve_batch(system, y0, ts, jnp.asarray(rtol, dtype),
                        jnp.asarray(atol, dtype), jnp.asarray(divergence_threshold, dtype),
@@ -385,7 +383,5 @@ def _reshape(x, shape):
     is compiled for every new shape), a traced or accelerator array by JAX."""
     if x.shape == tuple(shape):
         return x
-    if isinstance(x, np.ndarray) or (not isinstance(x, jax.core.Tracer)
-                                     and all(d.platform == "cpu" for d in x.devices())):
-        return jnp.asarray(np.asarray(x).reshape(shape))
-    return x.reshape(shape)
+    host = _on_host(x)
+    return x.reshape(shape) if host is None else jnp.asarray(host.reshape(shape))

@@ -88,6 +88,16 @@ def _concrete(x) -> np.ndarray | None:
     return np.asarray(x)
 
 
+def _on_host(x) -> np.ndarray | None:
+    """The value of ``x`` as numpy where that needs no transfer (``x`` concrete and on the CPU, or not
+    a JAX array); ``None`` for a tracer or an accelerator's array. Small host-side work goes through
+    numpy: an eager JAX operation on a concrete array compiles a program for every new shape."""
+    if isinstance(x, jax.core.Tracer) or (isinstance(x, jax.Array)
+                                          and any(d.platform != "cpu" for d in x.devices())):
+        return None
+    return np.asarray(x)
+
+
 #: The magnitudes a scalar parameter may have besides 0 (the command line's float options take the same):
 #: products and powers of a few such numbers stay normal float64 numbers, so nothing downstream overflows
 #: (``sigma ** 2`` of 1e308) or loses its digits to underflow.
@@ -256,10 +266,9 @@ class AbstractSystem(eqx.Module):
         for get, v, k in self._all_param_fields():
             event = v.shape[v.ndim - k:]
             getters.append(get)
-            if isinstance(v, jax.core.Tracer):
-                values.append(jnp.broadcast_to(v, (*batch, *event)).reshape(size, *event))
-            else:  # concrete: on the host, as eager JAX would compile each broadcast for each shape
-                values.append(jnp.asarray(np.broadcast_to(np.asarray(v), (*batch, *event)).reshape(size, *event)))
+            host = _on_host(v)
+            values.append(jnp.broadcast_to(v, (*batch, *event)).reshape(size, *event) if host is None
+                          else jnp.asarray(np.broadcast_to(host, (*batch, *event)).reshape(size, *event)))
         if not getters:
             return self
         return eqx.tree_at(lambda s: [g(s) for g in getters], self, values)

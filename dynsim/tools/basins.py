@@ -38,7 +38,7 @@ from jaxtyping import Array, Float
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.parallel import device_count, lane_map
 from dynsim._core.solve import Solution, Status, check_solver_options, solve
-from dynsim._core.system import AbstractSystem, AbstractWrapper, check_param, param
+from dynsim._core.system import AbstractSystem, AbstractWrapper, _on_host, check_param, param
 from dynsim.tools.fixed_points import FixedPoints, find_fixed_points
 from dynsim.tools.plane import Plane, make_plane
 
@@ -58,9 +58,13 @@ def _stop(t, y, lane):
 
 
 def take_lanes(lanes: AbstractSystem, idx) -> AbstractSystem:
-    """The lanes ``idx`` of a batched lane system, indexed on the host (NumPy): eager JAX indexing
-    would compile a gather for every field and every new count."""
-    return jax.tree_util.tree_map(lambda x: np.asarray(x)[idx], lanes)
+    """The lanes ``idx`` of a batched lane system, indexed on the host (NumPy) where the fields live
+    there: eager JAX indexing would compile a gather for every field and every new count."""
+    def take(x):
+        host = _on_host(x)
+        return x[idx] if host is None else host[idx]
+
+    return jax.tree_util.tree_map(take, lanes)
 
 
 @eqx.filter_jit
@@ -107,9 +111,10 @@ def integrate_lanes(lanes: AbstractSystem, y0: np.ndarray, t1: float, *, rtol: f
                                  shared=(ts, jnp.asarray(rtol), jnp.asarray(atol)), static=(max_steps, log_positive),
                                  out=jax.tree_util.tree_structure(Solution(*(0,) * 7)))  # via the export cache
         status = np.asarray(sol.status)[: idx.size]
-        t_fin = np.asarray(sol.t_final)[: idx.size]
-        y_fin = np.asarray(sol.y_final)[: idx.size]
-        lab = certify_lanes(take_lanes(part, slice(0, idx.size)), t_fin, y_fin)
+        t_fin = np.asarray(sol.t_final)
+        # the whole padded chunk: one shape for every chunk and every parameter value (no recompilation)
+        lab = certify_lanes(part, t_fin, np.asarray(sol.y_final))[: idx.size]
+        t_fin = t_fin[: idx.size]
         ok = (status == Status.SUCCESS) | (status == Status.STOPPED)
         labels[idx] = np.where(ok, np.where(status == Status.STOPPED, lab, NOT_SETTLED), FAILED)
         for code in status[~ok]:

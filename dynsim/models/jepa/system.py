@@ -389,7 +389,6 @@ def _crossings(s, thr):
 
 
 @eqx.filter_jit
-@eqx.filter_jit
 def _fields(flow, ys):
     """The vector field at each saved state (one compiled program per flow structure and shape)."""
     return jax.vmap(lambda y: flow.vector_field(0.0, y))(ys)
