@@ -7,9 +7,11 @@ import contextlib
 import logging
 
 import jax
+import numpy as np
 import pytest
 
 import dynsim
+from dynsim.models.eigen.basins import label_points
 
 
 @contextlib.contextmanager
@@ -55,6 +57,8 @@ class _Duffing(dynsim.AbstractSystem):
 
 
 _BOX = [(-2.0, 2.0), (-2.0, 2.0)]
+_RNG = np.random.default_rng(0)
+_CELLS = (_RNG.uniform(-1, 2, 300), 10 ** _RNG.uniform(-6, 0, 300))
 
 # Each job at a small size, as a function of one parameter value: the first value warms it up,
 # the second must compile nothing (every other argument, and so every shape, is the same).
@@ -70,6 +74,8 @@ JOBS = {
     "continuation": (lambda v: dynsim.continuation(dynsim.EigenDynamics2D(sigma=v), "eta", 1e-3, 0.2, log=True,
                                                    max_points=40), 1.0, 0.8),
     "eigen basin_map": (lambda v: dynsim.basin_map(dynsim.EigenDynamics2D(eta=v, sigma=1.0), num=8), 4e-4, 1e-3),
+    # 300 cells whose number left to integrate differs between the two values (180 and 181 lanes)
+    "eigen label_points": (lambda v: label_points(dynsim.EigenDynamics2D(eta=v, sigma=1.0), *_CELLS), 4e-4, 5e-4),
     "eigen sweep": (lambda v: dynsim.sweep("bifurcation", [dynsim.Range("eta", v, 10 * v, 3, log=True)]), 1e-3, 2e-3),
     "simulate byol": (lambda v: dynsim.simulate("byol", eta=v, n1=4, t1=2.0, n_save=8), 0.01, 0.02),
     "stepwise": (lambda v: dynsim.stepwise(m=4, d=2, n_pairs=20, noise=v, n_save=16), 0.5, 0.6),
