@@ -98,3 +98,11 @@ def test_installed_script(tmp_path):
     # Output piped into a reader that stops early: no traceback.
     res = subprocess.run(f"'{script}' --help | head -n 1", shell=True, capture_output=True, text=True, timeout=120)
     assert "Traceback" not in res.stderr
+    # The script ends with os._exit (cli.entry): the files and a --json summary on a pipe are whole.
+    out = tmp_path / "check"
+    res = subprocess.run([script, "check", "symmetric-predictor-ema", "--json", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    printed = json.loads(res.stdout)
+    assert printed["checks"][0]["name"] == "symmetric-predictor-ema"
+    assert json.loads((out / "check.json").read_text())["summary"] == printed
