@@ -33,6 +33,8 @@ from pathlib import Path
 
 import jax
 
+from dynsim._core.system import to_jax
+
 _LIBS = ("jax", "jaxlib", "diffrax", "equinox", "optimistix", "lineax")
 
 
@@ -274,7 +276,7 @@ def call(name: str, fn, args: tuple, out_treedef, static: tuple = (), compiler_o
     leaves, treedef = jax.tree_util.tree_flatten(args)
     if any(isinstance(x, jax.core.Tracer) for x in leaves):  # inside another job's trace: inline it
         return fn(*args, *static)
-    leaves = [jax.numpy.asarray(x) for x in leaves]
+    leaves = [to_jax(x) for x in leaves]
     directory = _cache_dir()
     # In one process a job called again with arrays of the same shapes reuses its compiled
     # function: new parameter values never recompile (warm means warm).

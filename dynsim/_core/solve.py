@@ -19,7 +19,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from dynsim._core import aot as _aot
 from dynsim._core.errors import DynsimInputError
-from dynsim._core.system import AbstractSystem, _concrete, _on_host, check_param
+from dynsim._core.system import AbstractSystem, _concrete, _on_host, check_param, to_jax
 
 
 class Status(enum.IntEnum):
@@ -57,7 +57,7 @@ class Solution(eqx.Module):
         status = _on_host(self.status)
         if status is None:
             return (self.status == Status.SUCCESS) | (self.status == Status.STOPPED)
-        return jnp.asarray((status == Status.SUCCESS) | (status == Status.STOPPED))
+        return to_jax((status == Status.SUCCESS) | (status == Status.STOPPED))
 
     @property
     def complete(self) -> bool:

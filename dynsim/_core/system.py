@@ -17,7 +17,27 @@ from jaxtyping import Array, ArrayLike, Float
 from dynsim._core.errors import DynsimInputError
 
 
+def to_jax(x: ArrayLike) -> Array:
+    """``jnp.asarray(x)`` without a compilation: JAX 0.10 lifts a NumPy array or a Python scalar
+    through an eager ``stage`` program, compiled (or loaded from the compilation cache, about 10 ms)
+    for every new shape and dtype in a process; ``jax.device_put`` gives the same array (dtype and
+    weak type) with no program. Anything else (a JAX array, a tracer, a list) goes to ``jnp.asarray``."""
+    if isinstance(x, (np.ndarray, np.generic, bool, int, float, complex)) and not isinstance(x, np.ma.MaskedArray):
+        return jax.device_put(x)
+    return jnp.asarray(x)
+
+
+def array_module(*xs):
+    """``numpy`` where every input is on the host (:func:`_on_host`), ``jax.numpy`` otherwise: a
+    closed form of a few operations on concrete scalars costs one compiled program per operation
+    and shape in JAX's eager mode (about 10 ms each in a new process), nothing in numpy. The float64
+    results are the same bits for the correctly rounded operations (+, -, *, /, sqrt)."""
+    return np if all(_on_host(x) is not None for x in xs) else jnp
+
+
 def _as_float_array(x: ArrayLike) -> Array:
+    if isinstance(x, float) or (isinstance(x, (np.ndarray, np.generic)) and np.issubdtype(x.dtype, np.floating)):
+        return to_jax(x)  # no program (see to_jax); the rest is rare and takes the JAX path
     x = jnp.asarray(x)
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(float)
 

@@ -246,15 +246,15 @@ def phase_portrait(
     shape, nshape = pm[0].shape, nm[0].shape
     fields = {
         "field_p": pm[0], "field_s": pm[1],
-        "field_dp": np.asarray(f_main[:, 0]).reshape(shape), "field_ds": np.asarray(f_main[:, 1]).reshape(shape),
+        "field_dp": np.asarray(f_main)[:, 0].reshape(shape), "field_ds": np.asarray(f_main)[:, 1].reshape(shape),
         "zoom_field_p": pz[0], "zoom_field_s": pz[1],
-        "zoom_field_dp": np.asarray(f_zoom[:, 0]).reshape(shape), "zoom_field_ds": np.asarray(f_zoom[:, 1]).reshape(shape),
+        "zoom_field_dp": np.asarray(f_zoom)[:, 0].reshape(shape), "zoom_field_ds": np.asarray(f_zoom)[:, 1].reshape(shape),
         "nullcline_p": nm[0], "nullcline_s": nm[1],
-        "nullcline_dp": np.asarray(n_main[:, 0]).reshape(nshape), "nullcline_ds": np.asarray(n_main[:, 1]).reshape(nshape),
+        "nullcline_dp": np.asarray(n_main)[:, 0].reshape(nshape), "nullcline_ds": np.asarray(n_main)[:, 1].reshape(nshape),
         "zoom_nullcline_p": nz[0], "zoom_nullcline_s": nz[1],
-        "zoom_nullcline_dp": np.asarray(n_zoom[:, 0]).reshape(nshape), "zoom_nullcline_ds": np.asarray(n_zoom[:, 1]).reshape(nshape),
-        "curve_p": curve, "curve_dp": np.asarray(c_main[:, 0]),
-        "zoom_curve_p": curve_zoom, "zoom_curve_dp": np.asarray(c_zoom[:, 0]),
+        "zoom_nullcline_dp": np.asarray(n_zoom)[:, 0].reshape(nshape), "zoom_nullcline_ds": np.asarray(n_zoom)[:, 1].reshape(nshape),
+        "curve_p": curve, "curve_dp": np.asarray(c_main)[:, 0],
+        "zoom_curve_p": curve_zoom, "zoom_curve_dp": np.asarray(c_zoom)[:, 0],
     }
     idx_stable = np.flatnonzero(fp2.stable & fp2.isolated)
     stable = fp2.points[idx_stable]

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from dynsim._core.system import AbstractSystem, check_param, param
+from dynsim._core.system import AbstractSystem, array_module, check_param, param, to_jax
 
 # Relative tolerance within which eta counts as equal to the critical eta.
 _CRITICAL_RTOL = 1e-12
@@ -32,7 +32,8 @@ def critical_eta(sigma: ArrayLike, tau: ArrayLike) -> Array:
     """
     check_param("sigma", sigma, lower=0.0)
     check_param("tau", tau, lower=0.0)
-    return jnp.asarray(tau) ** 2 / (4.0 * (1.0 + jnp.asarray(sigma) ** 2))
+    xp = array_module(sigma, tau)
+    return to_jax(xp.asarray(tau) ** 2 / (4.0 * (1.0 + xp.asarray(sigma) ** 2)))
 
 
 def nontrivial_roots(eta: ArrayLike, sigma: ArrayLike, tau: ArrayLike) -> tuple[Array, Array]:
@@ -44,14 +45,15 @@ def nontrivial_roots(eta: ArrayLike, sigma: ArrayLike, tau: ArrayLike) -> tuple[
     """
     for name, value in (("eta", eta), ("sigma", sigma), ("tau", tau)):
         check_param(name, value, lower=0.0)
-    eta, sigma, tau = (jnp.asarray(a) for a in (eta, sigma, tau))
+    xp = array_module(eta, sigma, tau)
+    eta, sigma, tau = (xp.asarray(a, dtype=float) for a in (eta, sigma, tau))
     k = 1.0 + sigma**2
     disc = tau**2 - 4.0 * eta * k
     exists = disc >= 0.0
-    root = jnp.sqrt(jnp.where(exists, disc, 0.0))
+    root = xp.sqrt(xp.where(exists, disc, 0.0))
     p_plus = (tau + root) / (2.0 * k)
-    p_minus = jnp.where(tau + root > 0, 2.0 * eta / jnp.where(tau + root > 0, tau + root, 1.0), 0.0)
-    return jnp.where(exists, p_minus, jnp.nan), jnp.where(exists, p_plus, jnp.nan)
+    p_minus = xp.where(tau + root > 0, 2.0 * eta / xp.where(tau + root > 0, tau + root, 1.0), 0.0)
+    return to_jax(xp.where(exists, p_minus, xp.nan)), to_jax(xp.where(exists, p_plus, xp.nan))
 
 
 def _scalar(x) -> float:
