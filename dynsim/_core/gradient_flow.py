@@ -42,7 +42,7 @@ import optax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from dynsim._core.errors import DynsimInputError
-from dynsim._core.system import AbstractSystem, check_param
+from dynsim._core.system import AbstractSystem, check_param, to_jax
 
 __all__ = ["GradientFlow", "GradientTraining", "field_discrepancy", "train_gradient_flow"]
 
@@ -78,7 +78,7 @@ def _float_array(argument: str, name: str, value) -> Array:
         raise DynsimInputError(argument, f"{argument}[{name!r}] must be a real array (got dtype {v.dtype})")
     if not np.all(np.isfinite(v)):
         raise DynsimInputError(argument, f"{argument}[{name!r}] must be finite")
-    return jnp.asarray(v, float) if not np.issubdtype(v.dtype, np.floating) else jnp.asarray(v)
+    return jnp.asarray(v, float) if not np.issubdtype(v.dtype, np.floating) else to_jax(v)
 
 
 def _names(argument: str, value) -> dict:
@@ -481,7 +481,7 @@ class GradientTraining:
 
     @property
     def weights(self) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v) for k, v in self.flow.unpack(jnp.asarray(self.ys)).items()}
+        return {k: np.asarray(v) for k, v in self.flow.unpack(to_jax(self.ys)).items()}
 
 
 @eqx.filter_jit

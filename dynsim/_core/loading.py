@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynsim._core.errors import DynsimInputError
-from dynsim._core.system import AbstractSystem, from_function
+from dynsim._core.system import AbstractSystem, from_function, to_jax
 
 
 def _import_file(path: Path):
@@ -129,7 +129,7 @@ def check_model(model: AbstractSystem, probe=None) -> None:
     finite = False
     for y in points:
         try:
-            f = np.asarray(model.vector_field(0.0, jnp.asarray(y)))
+            f = np.asarray(model.vector_field(0.0, to_jax(y)))
         except Exception as e:  # noqa: BLE001
             raise DynsimInputError("model", f"{type(model).__name__}.vector_field failed: {type(e).__name__}: {e}"
                                    .splitlines()[0]) from None

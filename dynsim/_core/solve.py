@@ -71,7 +71,7 @@ class Solution(eqx.Module):
         if ts is None or ys is None:  # traced, or on an accelerator
             xp, ts, ys = jnp, self.ts, self.ys
         last = xp.sum(xp.isfinite(ts), axis=-1) - 1
-        return jnp.asarray(xp.take_along_axis(ys, last[..., None, None], axis=-2)[..., 0, :])
+        return to_jax(xp.take_along_axis(ys, last[..., None, None], axis=-2)[..., 0, :])
 
     def status_counts(self) -> dict[str, int]:
         st = np.asarray(self.status).ravel()
@@ -273,7 +273,7 @@ def _solve_one_held(system, y0, ts, rtol, atol, threshold, solver, max_steps):
         out_y = jnp.where(stopped, jnp.inf, y)
         return (t, y, k, status, steps, stopped | (status != Status.SUCCESS)), (out_t, out_y)
 
-    init = (ts[0], y0, jnp.asarray(1), jnp.asarray(Status.SUCCESS, int), jnp.zeros(3, int), jnp.asarray(False))
+    init = (ts[0], y0, to_jax(1), jnp.asarray(Status.SUCCESS, int), jnp.zeros(3, int), to_jax(False))
     (t, _, _, status, steps, _), (out_t, out_y) = jax.lax.scan(interval, init, ts[1:])
     return Solution(jnp.concatenate([ts[:1], out_t]), jnp.concatenate([y0[None], out_y]), status, t,
                     steps[0], steps[1], steps[2])
@@ -384,4 +384,4 @@ def _reshape(x, shape):
     if x.shape == tuple(shape):
         return x
     host = _on_host(x)
-    return x.reshape(shape) if host is None else jnp.asarray(host.reshape(shape))
+    return x.reshape(shape) if host is None else to_jax(host.reshape(shape))

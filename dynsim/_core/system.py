@@ -288,7 +288,7 @@ class AbstractSystem(eqx.Module):
             getters.append(get)
             host = _on_host(v)
             values.append(jnp.broadcast_to(v, (*batch, *event)).reshape(size, *event) if host is None
-                          else jnp.asarray(np.broadcast_to(host, (*batch, *event)).reshape(size, *event)))
+                          else to_jax(np.broadcast_to(host, (*batch, *event)).reshape(size, *event)))
         if not getters:
             return self
         return eqx.tree_at(lambda s: [g(s) for g in getters], self, values)

@@ -38,7 +38,7 @@ from jaxtyping import Array, Float
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.parallel import device_count, lane_map
 from dynsim._core.solve import Solution, Status, check_solver_options, solve
-from dynsim._core.system import AbstractSystem, AbstractWrapper, _on_host, check_param, param
+from dynsim._core.system import AbstractSystem, AbstractWrapper, _on_host, check_param, param, to_jax
 from dynsim.tools.fixed_points import FixedPoints, find_fixed_points
 from dynsim.tools.plane import Plane, make_plane
 
@@ -100,15 +100,15 @@ def integrate_lanes(lanes: AbstractSystem, y0: np.ndarray, t1: float, *, rtol: f
         return labels, t_settle, steps, failures
     size = min(chunk, max(1024, 1 << (n - 1).bit_length()))
     size += -size % device_count()
-    ts = jnp.asarray([0.0, t1])
+    ts = to_jax(np.array([0.0, t1]))
     log_positive = bool(lanes.positive) and bool(np.all(y0[:, list(lanes.positive)] > 0))
     n_chunks = -(-n // size)
     for i, start in enumerate(range(0, n, size)):
         idx = np.arange(start, min(start + size, n))
         take = np.concatenate([idx, np.full(size - idx.size, idx[0])])
         part = take_lanes(lanes, take)
-        sol: Solution = lane_map(_solve_lanes, (part, jnp.asarray(y0[take])),
-                                 shared=(ts, jnp.asarray(rtol), jnp.asarray(atol)), static=(max_steps, log_positive),
+        sol: Solution = lane_map(_solve_lanes, (part, to_jax(y0[take])),
+                                 shared=(ts, to_jax(rtol), to_jax(atol)), static=(max_steps, log_positive),
                                  out=jax.tree_util.tree_structure(Solution(*(0,) * 7)))  # via the export cache
         status = np.asarray(sol.status)[: idx.size]
         t_fin = np.asarray(sol.t_final)
@@ -181,8 +181,8 @@ def linearisation_certificates(model: AbstractSystem, attractors: np.ndarray, ja
     metric = np.zeros((m, n, n))
     radius = np.zeros(m)
     D = np.asarray(scale, float)
-    dirs = jnp.asarray(_directions(n))
-    levels = jnp.asarray(2.0 ** -np.arange(_LEVELS, dtype=float))
+    dirs = to_jax(_directions(n))
+    levels = to_jax(2.0 ** -np.arange(_LEVELS, dtype=float))
     for i in range(m):
         J = np.diag(1 / D) @ jacobians[i] @ np.diag(D)
         if not np.all(np.linalg.eigvals(J).real < 0):
@@ -192,8 +192,8 @@ def linearisation_certificates(model: AbstractSystem, attractors: np.ndarray, ja
             L = np.linalg.cholesky(P)
         except np.linalg.LinAlgError:
             continue
-        rates = np.asarray(_shell_rates(model, jnp.asarray(attractors[i]), jnp.asarray(D), jnp.asarray(P),
-                                        jnp.asarray(np.linalg.inv(L).T), dirs, levels))
+        rates = np.asarray(_shell_rates(model, to_jax(attractors[i]), to_jax(D), to_jax(P),
+                                        to_jax(np.linalg.inv(L).T), dirs, levels))
         good = np.all(rates <= 0, axis=1) & np.all(np.isfinite(rates), axis=1)  # per level, largest first
         # the largest level below which every sampled level passes
         passing = 0.0

@@ -69,7 +69,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Complex, Float
 
 from dynsim._core.errors import DynsimInputError
-from dynsim._core.system import AbstractSystem
+from dynsim._core.system import AbstractSystem, to_jax
 from dynsim.tools.fixed_points import find_fixed_points, grid_starts
 
 KINDS = ("fold", "branch point", "hopf")
@@ -492,7 +492,7 @@ class _Setup:
     def halves(self, x0, t_bp, from_bp: bool) -> list[np.ndarray]:
         """Both halves of a branch from ``x0`` (directions +1 and -1), stacked on a leading axis."""
         outs = [_half_jit(self.model, self.name, self.log, jnp.asarray(x0, float), jnp.asarray(t_bp, float),
-                          jnp.asarray(d), jnp.asarray(from_bp), self.u_lo, self.u_hi, self.ds, self.ds, self.h_min,
+                          to_jax(d), to_jax(from_bp), self.u_lo, self.u_hi, self.ds, self.ds, self.h_min,
                           self.tol, self.atol, self.max_iter, self.bound, self.max_points) for d in (1.0, -1.0)]
         return [np.stack([np.asarray(a), np.asarray(b)]) for a, b in zip(*outs)]
 
@@ -502,13 +502,13 @@ class _Setup:
         x = np.asarray(x0, float)
         args = (jnp.asarray(c, float), jnp.asarray(x_ref, float))
         for _ in range(max_iter):
-            xn = np.asarray(_newton_step_jit(self.model, self.name, self.log, jnp.asarray(x), *args))
+            xn = np.asarray(_newton_step_jit(self.model, self.name, self.log, to_jax(x), *args))
             if not np.all(np.isfinite(xn)):
                 return x, False
             small = np.all(np.abs(xn - x) <= tol * np.abs(xn) + atol)
             x = xn
             if small:
-                xn = np.asarray(_newton_step_jit(self.model, self.name, self.log, jnp.asarray(x), *args))
+                xn = np.asarray(_newton_step_jit(self.model, self.name, self.log, to_jax(x), *args))
                 return (xn, True) if np.all(np.isfinite(xn)) else (x, True)
         return x, False
 
@@ -738,7 +738,7 @@ def continuation(model: AbstractSystem, param: str, lo: float, hi: float, *, sta
     step = (u_hi - u_lo) / 100 if ds is None else float(ds)
     f = lambda v: jnp.asarray(v, float)
     cfg = _Setup(_canonical(model), param, bool(log), lo, hi, f(u_lo), f(u_hi), f(step), f(step * 1e-7), f(tol),
-                 f(atol), jnp.asarray(max_iter), f(bound), int(max_points))
+                 f(atol), to_jax(max_iter), f(bound), int(max_points))
     branches: list[Branch] = []
     points: list[np.ndarray] = []  # each branch's points (y, u)
     found: list[_Found] = []

@@ -19,7 +19,7 @@ import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float
 
 from dynsim._core.errors import DynsimInputError
-from dynsim._core.system import AbstractSystem, check_param
+from dynsim._core.system import AbstractSystem, check_param, to_jax
 
 
 def jacobian(system: AbstractSystem, y: Float[ArrayLike, " n"], t: float = 0.0) -> Float[Array, "n n"]:
@@ -181,7 +181,7 @@ def find_fixed_points(system: AbstractSystem, starts: Float[ArrayLike, "k n"], *
         check_param(name, value, lower=0.0)
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise DynsimInputError("max_steps", f"max_steps must be a positive integer (got {max_steps!r})")
-    out = _roots_jit(system, starts, jnp.asarray(rtol), jnp.asarray(atol), max_steps, jnp.asarray(t, float))
+    out = _roots_jit(system, starts, to_jax(rtol), to_jax(atol), max_steps, jnp.asarray(t, float))
     return collect_fixed_points(*out, atol=max(atol, 1e-300) * 1e3, dedup_rtol=dedup_rtol,
                                 dedup_atol=dedup_atol, zero_tol=zero_tol)
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.solve import Solution, check_solver_options, solve
-from dynsim._core.system import AbstractSystem, check_param
+from dynsim._core.system import AbstractSystem, check_param, to_jax
 from dynsim.tools.fixed_points import FixedPoints, _roots, collect_fixed_points, grid_starts, nearest_attractor
 from dynsim.tools.manifolds import Branch, saddle_branches
 from dynsim.tools.plane import Plane, make_plane
@@ -115,7 +115,7 @@ def _numerics(model, field_pts, null_pts, starts, y0, ts, rtol, atol, root_tol, 
     """Everything of one panel in one traced function: fields on two grids, roots, trajectories."""
     vf = jax.vmap(lambda y: model.vector_field(0.0, y))
     sol = solve(model, y0, ts, rtol=rtol, atol=atol, max_steps=max_steps, log_positive=log_positive)
-    return vf(field_pts), vf(null_pts), _roots(model, starts, root_tol, root_tol, 200, jnp.asarray(0.0)), sol
+    return vf(field_pts), vf(null_pts), _roots(model, starts, root_tol, root_tol, 200, to_jax(0.0)), sol
 
 
 def _default_t1(model: AbstractSystem, fp: FixedPoints) -> float:
@@ -212,8 +212,8 @@ def phase_portrait(model: AbstractSystem, *, plane: Plane | None = None, window=
         t_guess = 1.0 if t_end is None else t_end
         ts = np.concatenate([[0.0], np.geomspace(t_guess * 1e-6, t_guess, n_save - 1)])
         f1, f2, roots, sol = _numerics(model, pl.embed(fX.ravel(), fY.ravel()), pl.embed(nX.ravel(), nY.ravel()),
-                                       jnp.asarray(starts), jnp.asarray(y0), jnp.asarray(ts), jnp.asarray(rtol),
-                                       jnp.asarray(atol), jnp.asarray(ROOT_TOL), max_steps, log_pos)
+                                       to_jax(starts), to_jax(y0), to_jax(ts), to_jax(rtol),
+                                       to_jax(atol), to_jax(ROOT_TOL), max_steps, log_pos)
         a0, a1 = pl.axes
         f1, f2 = np.asarray(f1), np.asarray(f2)
         field = (fX, fY, f1[:, a0].reshape(fX.shape), f1[:, a1].reshape(fX.shape))

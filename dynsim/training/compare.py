@@ -34,6 +34,7 @@ import numpy as np
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.solve import solve
 from dynsim.training.train import TrainRun, train
+from dynsim._core.system import to_jax
 
 COMPARABLE = ("byol", "simsiam", "directpred", "directcopy", "directset", "barlow", "infonce", "infonce-2layer")
 
@@ -258,7 +259,7 @@ def _checks(model: str, run: TrainRun, theory: np.ndarray) -> dict:
         import jax.numpy as jnp
 
         system = run.system
-        y0 = jnp.asarray(run.init["y0"])
+        y0 = to_jax(run.init["y0"])
         X = np.asarray(system.effective_X(y0))
         lam, q = np.linalg.eigh(0.5 * (X + X.T))
         neg = int(np.sum(lam < 0))
@@ -297,7 +298,7 @@ def _checks(model: str, run: TrainRun, theory: np.ndarray) -> dict:
         system = run.system
         s, p = run.series["s"], run.series["p"]
         # the system's own rule applied to the true F (diagonal in its eigenbasis): p_j = rule(s)_j
-        rule = np.diagonal(np.asarray(system.predictor_from(jnp.asarray(s[..., None] * np.eye(s.shape[-1])))),
+        rule = np.diagonal(np.asarray(system.predictor_from(to_jax(s[..., None] * np.eye(s.shape[-1])))),
                            axis1=-2, axis2=-1)
         scale = np.nanmax(np.abs(rule))
         return {"rule": f"W_p = rule(F), alpha = {float(system.alpha):g}, eps = {float(system.eps):g} "

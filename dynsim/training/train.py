@@ -47,7 +47,7 @@ import optax
 
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.parallel import memory_budget
-from dynsim._core.system import check_param
+from dynsim._core.system import check_param, to_jax
 
 MODELS = ("byol", "simsiam", "directpred", "directcopy", "directset", "barlow", "infonce", "infonce-2layer",
           "directclr")
@@ -358,8 +358,8 @@ def _loop(model: _Model, hyper, keys, *, steps: int, log_every: int, optimizer: 
         obs = jax.tree_util.tree_map(lambda v: jnp.where(nan, jnp.nan, v), obs)
         return carry, {**obs, "loss": jnp.mean(losses)}
 
-    carry0 = (params, state, opt_state, jnp.asarray(-1))
-    obs0 = {**model.observe(params, state, hyper), "loss": jnp.asarray(jnp.nan)}
+    carry0 = (params, state, opt_state, to_jax(-1))
+    obs0 = {**model.observe(params, state, hyper), "loss": to_jax(jnp.nan)}
     carry, logs = jax.lax.scan(block, carry0, jnp.arange(steps // log_every))
     logs = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), obs0, logs)
     return logs, carry[3], (params, state), carry[0]
@@ -513,8 +513,8 @@ def train(model: str, *, width: int = 16, n1: int | None = None, batch: int = 25
 def _with_X(system, X):
     """The same ODE on the data covariance ``X`` of a fixed set (off the isotropic fast path)."""
     if hasattr(system, "Gamma"):
-        return dataclasses.replace(system, Gamma=jnp.asarray(X))
-    return dataclasses.replace(system, X=jnp.asarray(X), isotropic=False)
+        return dataclasses.replace(system, Gamma=to_jax(X))
+    return dataclasses.replace(system, X=to_jax(X), isotropic=False)
 
 
 def _train_infonce(model, params, *, preset, sigma, init_scale, bias, fresh, progress, start):

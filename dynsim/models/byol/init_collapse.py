@@ -31,7 +31,7 @@ from dynsim._core.errors import DynsimInputError
 from dynsim.models.byol.system import RULES, SymmetrizedBYOL
 from dynsim.models.byol.simulate import COLLAPSE_RTOL, FAMILY_DEFAULTS, MODELS, build, family, initial_state
 from dynsim._core.solve import check_solver_options, solve
-from dynsim._core.system import check_param
+from dynsim._core.system import check_param, to_jax
 
 SETTLED_RTOL = 1e-3
 #: What a ``collapse`` sweep may vary (``alpha``: DirectSet's exponent; ``alpha_p`` not for the rules).
@@ -154,7 +154,7 @@ def _eigenvalues(system, ys: np.ndarray) -> np.ndarray:
     ``ys`` (``batch + (T, dim)``) of a batched ``system``."""
     batch = ys.shape[:-2]
     flat = system.broadcast_to(batch)
-    y = jnp.asarray(ys.reshape(-1, *ys.shape[-2:]))
+    y = to_jax(ys.reshape(-1, *ys.shape[-2:]))
     if isinstance(system, SymmetrizedBYOL):
         f = np.asarray(system.unpack(y)["F"])
     else:

@@ -22,7 +22,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from dynsim._core.errors import DynsimInputError
-from dynsim._core.system import AbstractSystem, _concrete, check_param, param
+from dynsim._core.system import AbstractSystem, _concrete, check_param, param, to_jax
 
 PREDICTORS = ("linear", "symmetric", "identity")
 TARGETS = ("ema", "online", "fixed-ratio")
@@ -486,7 +486,7 @@ def theorem3_K(wp, f, tau, sigma, alpha_p, eta):
     """Theorem 3 of [T21]: ``K = k [(alpha_p/2) F + W_p^2 - tau/k W_p] + (3/2) eta I``, ``k = 1 + sigma^2``
     (``tau`` a scalar or one value per leading batch index)."""
     k = 1.0 + sigma**2
-    tau = jnp.asarray(tau)[..., None, None]
+    tau = to_jax(tau)[..., None, None]
     eye = jnp.eye(f.shape[-1])
     return k * (0.5 * alpha_p * f + wp @ wp) - tau * wp + 1.5 * eta * eye
 

@@ -68,7 +68,7 @@ from jaxtyping import Array, ArrayLike, Float
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.gradient_flow import GradientFlow
 from dynsim._core.solve import solve
-from dynsim._core.system import AbstractSystem, check_param, param
+from dynsim._core.system import AbstractSystem, check_param, param, to_jax
 
 DEFAULTS = dict(n=4, eta=0.2, sigma=1.0, alpha_p=1.0)  # eta = 0.2 > eta_c = 1/8 at sigma = 1, tau = 1
 
@@ -343,7 +343,7 @@ def simulate_cosine(n: int = DEFAULTS["n"], eta: float = DEFAULTS["eta"], sigma:
         complete &= bool(sol.complete)
         ys[k] = np.asarray(sol.ys)
         run_spectra[k] = spectra(flow, ys[k])
-        w = flow.unpack(jnp.asarray(ys[k]))
+        w = flow.unpack(to_jax(ys[k]))
         norms[k] = (np.linalg.norm(np.asarray(w["W"]), axis=(-2, -1)), np.linalg.norm(np.asarray(w["W_p"]), axis=(-2, -1)))
     if progress:
         progress("cosine loss at eta = 0, at the changed times u(t)")

@@ -39,7 +39,7 @@ from dynsim._core.parallel import device_count
 from dynsim.tools.basins import certify_lanes, integrate_lanes, take_lanes
 from dynsim.tools.plane import Axis  # noqa: F401  (re-exported: the eigen maps' axes)
 from dynsim._core.solve import Solution, Status, check_solver_options, solve
-from dynsim._core.system import AbstractSystem, check_param, param
+from dynsim._core.system import AbstractSystem, check_param, param, to_jax
 
 COLLAPSED, NONTRIVIAL, NOT_SETTLED, FAILED = 0, 1, -1, -2
 LABELS = {COLLAPSED: "collapsed", NONTRIVIAL: "non-trivial", NOT_SETTLED: "not settled", FAILED: "failed"}
@@ -118,14 +118,14 @@ class _Lane3D(EigenDynamics3D):
         p, tau = y[0], y[2]
         c = self.c0 * jnp.exp(-2.0 * self.eta * t)
         gap = self.p_plus - self.p_sep
-        nontrivial = jnp.asarray(False)
+        nontrivial = to_jax(False)
         for w in (0.5, 0.25, 0.1, 0.03):  # candidate boxes around (p*_+, 1), hulled with the state
             pL = jnp.minimum(p, self.p_plus - w * gap)
             pU = jnp.maximum(p, self.p_plus + w * gap)
             tL, tH = jnp.minimum(tau, 1.0 - w / 2), jnp.maximum(tau, 1.0 + w / 2)
             ok, _ = self._box_is_trap(pL, pU, tL, tH, c)
             nontrivial |= ok & (pL > self.p_sep)  # then (p*_+, 1) is the box's only stationary point
-        collapsed = jnp.asarray(False)
+        collapsed = to_jax(False)
         for w in (0.9, 0.5, 0.2):  # boxes reaching up to a fraction of p*_- (at tau = tau_star)
             pU = jnp.maximum(p, w * self.p_sep / jnp.maximum(self.tau_star, 1.0))
             pL = jnp.minimum(p, -pU)

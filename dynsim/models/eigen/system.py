@@ -183,7 +183,7 @@ class EigenDynamics2D(_EigenBase):
 
     def invariant_decay(self, t: ArrayLike) -> Array:
         """``e^{-2 eta t}``."""
-        return jnp.exp(-2.0 * self.eta * jnp.asarray(t))
+        return jnp.exp(-2.0 * self.eta * to_jax(t))
 
 
 class EigenDynamics3D(_EigenBase):
@@ -240,4 +240,4 @@ class EigenDynamics3D(_EigenBase):
 
     def invariant_decay(self, t: ArrayLike) -> Array:
         """``e^{-2 eta t}``."""
-        return jnp.exp(-2.0 * self.eta * jnp.asarray(t))
+        return jnp.exp(-2.0 * self.eta * to_jax(t))

@@ -30,7 +30,7 @@ from dynsim.models.infonce.system import (
 )
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.solve import Solution, Status, check_solver_options, solve
-from dynsim._core.system import check_param, check_init_scale
+from dynsim._core.system import check_init_scale, check_param, to_jax
 
 CONTRASTIVE_MODELS = ("infonce", "infonce-2layer", "directclr")
 COLLAPSE_RTOL = 1e-3  # a singular value below this fraction of the largest counts as collapsed
@@ -269,7 +269,7 @@ def report_collapse(system: InfoNCE, sol: Solution, P_B=None) -> dict[str, np.nd
     """The quantities of the module docstring along a single trajectory ``sol``."""
     ts = np.asarray(sol.ts)
     ok = np.isfinite(ts)
-    ys = jnp.asarray(np.where(ok[:, None], np.asarray(sol.ys), np.asarray(sol.ys)[0]))
+    ys = to_jax(np.where(ok[:, None], np.asarray(sol.ys), np.asarray(sol.ys)[0]))
     a = {k: np.asarray(v) for k, v in _along(system, ys).items()}
     u, sv, vt, X = a["u"], a["sv"], a["vt"], a["X"]
     log_rate = np.einsum("tik,tij,tkj->tk", u, a["dw"], vt) / sv
@@ -297,7 +297,7 @@ def report_collapse(system: InfoNCE, sol: Solution, P_B=None) -> dict[str, np.nd
 def _theorem3_residual(system, ys, f, X, c_norm):
     """Per save time: ``max_k |d sigma_1^k/dt - Theorem 3| / max_k |d sigma_1^k/dt|`` over the grown
     directions, given the states ``ys`` and the vector field ``f`` there."""
-    return np.asarray(_theorem3_residual_along(system, ys, jnp.asarray(f), jnp.asarray(X), jnp.asarray(c_norm)))
+    return np.asarray(_theorem3_residual_along(system, ys, to_jax(f), to_jax(X), to_jax(c_norm)))
 
 
 @eqx.filter_jit

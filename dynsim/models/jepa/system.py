@@ -69,7 +69,7 @@ import numpy as np
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.gradient_flow import GradientFlow, train_gradient_flow
 from dynsim._core.solve import solve
-from dynsim._core.system import check_param
+from dynsim._core.system import check_param, to_jax
 
 OBJECTIVES = ("jepa", "mae")
 INITS = ("aligned", "orthogonal")
@@ -430,7 +430,7 @@ def learning_times(flow: GradientFlow, sol, frac: float = FRAC, *, refine: bool 
     times = np.full(final.shape, np.nan)  # nan also where the start is already above the threshold
     idx = np.flatnonzero(k > 0)
     if idx.size:
-        fs = np.asarray(_fields(flow, jnp.asarray(ys)))
+        fs = np.asarray(_fields(flow, to_jax(ys)))
         for i in idx:
             a, b = k[i] - 1, k[i]
             t0, h = ts[a], ts[b] - ts[a]
@@ -442,7 +442,7 @@ def learning_times(flow: GradientFlow, sol, frac: float = FRAC, *, refine: bool 
                     yy = np.asarray(sub.ys, float)
                     kk = _crossings(strengths(flow, yy)[:, i:i + 1], thr[i:i + 1])[0]
                     if kk > 0:
-                        ff = np.asarray(_fields(flow, jnp.asarray(yy)))
+                        ff = np.asarray(_fields(flow, to_jax(yy)))
                         a, b = kk - 1, kk
                         t0, h = t0 + float(sub.ts[a]), float(sub.ts[b] - sub.ts[a])
                     else:

@@ -50,7 +50,7 @@ from jaxtyping import Array, Float
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.gradient_flow import GradientFlow, train_gradient_flow
 from dynsim._core.solve import solve
-from dynsim._core.system import AbstractSystem, check_param, param
+from dynsim._core.system import AbstractSystem, check_param, param, to_jax
 
 #: [BPL22]'s coefficients (their paper's defaults).
 PAPER = dict(lam=25.0, mu=25.0, nu=1.0, eps=1e-4, gamma=1.0)
@@ -234,7 +234,7 @@ def sampled_views(X, X_aug):
 
     def root(a):  # a symmetric square root (X' may be singular)
         w, q = np.linalg.eigh(np.asarray(a, float))
-        return jnp.asarray(q * np.sqrt(np.maximum(w, 0.0)))
+        return to_jax(q * np.sqrt(np.maximum(w, 0.0)))
 
     lx, la = root(X), root(X_aug)
 
@@ -358,7 +358,7 @@ def simulate_vicreg(lam: float = PAPER["lam"], mu: float = PAPER["mu"], nu: floa
     ts = np.linspace(0.0, float(t1), int(n_save))
     if progress:
         progress(f"VICReg from a random start, nu = {', '.join(f'{v:g}' for v in nus.values())}")
-    flow = vicreg_flow(X, Xa, lam=lam, mu=mu, nu=jnp.asarray(list(nus.values())), eps=eps, gamma=gamma)
+    flow = vicreg_flow(X, Xa, lam=lam, mu=mu, nu=to_jax(list(nus.values())), eps=eps, gamma=gamma)
     y0 = flow.init(seed, init_scale)
     sol = solve(flow, np.broadcast_to(y0, (len(nus), y0.size)), ts, **tol)
     one = vicreg_flow(X, Xa, lam=lam, mu=mu, nu=nu, eps=eps, gamma=gamma)
@@ -370,10 +370,10 @@ def simulate_vicreg(lam: float = PAPER["lam"], mu: float = PAPER["mu"], nu: floa
     # in the modes' own basis: W diagonal keeps C exactly diagonal (the decorrelated point is unstable below nu_c,
     # so in a rotated basis rounding would grow into the informational collapse)
     Xd, Xad = default_data(d, noise, None)
-    sweep = vicreg_flow(Xd, Xad, lam=jnp.asarray(ratios), mu=1.0, nu=0.0, eps=eps, gamma=gamma)
+    sweep = vicreg_flow(Xd, Xad, lam=to_jax(ratios), mu=1.0, nu=0.0, eps=eps, gamma=gamma)
     start = sweep.pack({"W": aligned_start(Xd, Xad, np.full(d, init_scale))})
     sol_s = solve(sweep, np.broadcast_to(start, (ratios.size, start.size)), np.array([0.0, 2.0 * t1 * mu]), **tol)
-    W = np.asarray(sweep.unpack(jnp.asarray(np.asarray(sol_s.ys)[:, -1]))["W"])
+    W = np.asarray(sweep.unpack(to_jax(np.asarray(sol_s.ys)[:, -1]))["W"])
     final = np.einsum("rij,jk,rik->ri", W, Xd + Xad, W)  # C_ii: output i sits on mode i
     sweep_closed = np.stack([stationary_variances(m, d, lam=r, mu=1.0, eps=eps, gamma=gamma) for r in ratios])
     params = {"lam": float(lam), "mu": float(mu), "nu": float(nu), "eps": float(eps), "gamma": float(gamma),

@@ -38,7 +38,7 @@ from dynsim._core import aot as _aot
 from dynsim._core.errors import DynsimInputError
 from dynsim._core.loading import parse_params, with_params
 from dynsim._core.solve import Status, solve
-from dynsim._core.system import AbstractSystem
+from dynsim._core.system import AbstractSystem, to_jax
 from dynsim.tools.fixed_points import FixedPoints, _roots, collect_fixed_points, nearest_attractor
 from dynsim.tools.manifolds import _left_box, _Rescaled
 from dynsim.tools.plane import Plane, make_plane
@@ -68,7 +68,7 @@ def error_line(e: DynsimInputError) -> str:
 def _view_numerics(model, field_pts, null_pts, starts, root_tol):
     """``f`` on the field and nullcline grids and the root search from ``starts``, in one trace."""
     vf = jax.vmap(lambda y: model.vector_field(0.0, y))
-    return vf(field_pts), vf(null_pts), _roots(model, starts, root_tol, root_tol, 200, jnp.asarray(0.0))
+    return vf(field_pts), vf(null_pts), _roots(model, starts, root_tol, root_tol, 200, to_jax(0.0))
 
 
 _view_jit = _aot.filter_jit("explore-view", (0, 0, (0,) * 5))(_view_numerics)
@@ -227,9 +227,9 @@ class Explorer:
         nX, nY = pl.grid(NULLCLINE_GRID)
         sX, sY = np.meshgrid(pl.x.centres(ROOT_GRID), pl.y.centres(ROOT_GRID))
         starts = np.concatenate([pl.embed(sX.ravel(), sY.ravel()), self._closed_starts()])
-        f1, f2, roots = _view_jit(model, jnp.asarray(pl.embed(fX.ravel(), fY.ravel())),
-                                  jnp.asarray(pl.embed(nX.ravel(), nY.ravel())), jnp.asarray(starts),
-                                  jnp.asarray(ROOT_TOL))
+        f1, f2, roots = _view_jit(model, to_jax(pl.embed(fX.ravel(), fY.ravel())),
+                                  to_jax(pl.embed(nX.ravel(), nY.ravel())), to_jax(starts),
+                                  to_jax(ROOT_TOL))
         a0, a1 = pl.axes
         f1, f2 = np.asarray(f1), np.asarray(f2)
         fp = collect_fixed_points(*_distinct(roots, 1e3 * ROOT_TOL), atol=1e3 * ROOT_TOL)
@@ -317,7 +317,7 @@ class Explorer:
             lanes, att = _lanes(model, pl, padded, True)
             t1 = default_t1(model, att)
             log_pos = bool(positive) and bool(np.all(padded[:, positive] > 0))
-            lab = _basin_jit(lanes, jnp.asarray(padded), jnp.asarray([0.0, t1]), log_pos)
+            lab = _basin_jit(lanes, to_jax(padded), to_jax([0.0, t1]), log_pos)
             labels[lo:lo + len(block)] = np.asarray(lab)[:len(block)]
             points = att.points if points is None else points
         return labels.reshape(grid, grid), points
