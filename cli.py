@@ -164,8 +164,10 @@ def _model_record(model) -> dict:
 
 def _finish(command: str, stem: str, *, out: Path, fmt: "Format", figure, arrays: dict, parameters: dict,
             summary: dict, start: float, as_json: bool, messages: list[str]) -> None:
-    """Every job's ending: the figure, .npz and .json written, one stderr line per message and one
-    for the files, and the summary on stdout with --json."""
+    """Every job's ending: the figure (given, or drawn now by calling ``figure``), .npz and .json
+    written, one stderr line per message and one for the files, and the summary on stdout with --json.
+    The record's ``timing_s`` splits the run after the imports: the job (options to arrays), the
+    figure (drawing it) and the write of the three files."""
     import jax
     import numpy as np
 
@@ -173,6 +175,10 @@ def _finish(command: str, stem: str, *, out: Path, fmt: "Format", figure, arrays
 
     if jax.process_index() != 0:  # several processes (a cluster job): each holds the result, process 0 writes it
         return
+    job_s = time.perf_counter() - start
+    if callable(figure):
+        figure = figure()
+    figure_s = time.perf_counter() - start - job_s
     options = _options_in_force()
     if "size" in options:  # the figure's width (--size) is a parameter of the run's files
         parameters = {**parameters, "size": options["size"]}
@@ -180,7 +186,10 @@ def _finish(command: str, stem: str, *, out: Path, fmt: "Format", figure, arrays
               "input_files": _input_files(_ARGV), "source": _source(), "summary": summary,
               "arrays": {k: {"shape": list(np.shape(v)), "dtype": str(np.asarray(v).dtype)} for k, v in arrays.items()},
               "runtime_s": round(time.perf_counter() - start, 3)}
-    paths = write_outputs(out, stem, figure=figure, arrays=arrays, record=record, fmt=fmt.value)
+    t = time.perf_counter()
+    paths = write_outputs(out, stem, figure=figure, arrays=arrays, record=record, fmt=fmt.value,
+                          timing=lambda: {"job": round(job_s, 3), "figure": round(figure_s, 3),
+                                          "write": round(time.perf_counter() - t, 3)})
     for msg in messages:
         _err(f"dynsim: {msg}")
     _err(f"dynsim: wrote {', '.join(str(p) for p in paths.values())} ({record['runtime_s']:.2f} s)")
@@ -266,7 +275,7 @@ def phase_portrait_cmd(
     parameters = {"eta": eta, "sigma": sigma, "tau": tau, "alpha_p": alpha_p, "window": vars(pp.window),
                   "zoom": vars(pp.zoom), "n_traj": n_traj, "t1": pp.solver["t1"], "rtol": rtol, "atol": atol,
                   "max_steps": max_steps}
-    _finish("phase-portrait", "phase_portrait", out=out, fmt=fmt, figure=dynsim.plot_phase_portrait(pp, size=size.value),
+    _finish("phase-portrait", "phase_portrait", out=out, fmt=fmt, figure=lambda: dynsim.plot_phase_portrait(pp, size=size.value),
             arrays=pp.arrays(), parameters=parameters, summary=summary, start=start, as_json=as_json,
             messages=messages)
 
@@ -289,7 +298,7 @@ def _generic_portrait(model, param, window, axes, at, shortcuts, *, n_traj, t1, 
             f for tr in summary["trajectories"] for f in tr.get("failures", [])))
     parameters = {"model_spec": model, **_model_record(m), "plane": plane.record(), "n_traj": n_traj,
                   "t1": pp.solver["t1"], "rtol": rtol, "atol": atol, "max_steps": max_steps}
-    _finish("phase-portrait", "phase_portrait", out=out, fmt=fmt, figure=plot_phase_portrait(pp, size=size.value), arrays=pp.arrays(),
+    _finish("phase-portrait", "phase_portrait", out=out, fmt=fmt, figure=lambda: plot_phase_portrait(pp, size=size.value), arrays=pp.arrays(),
             parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
@@ -340,7 +349,7 @@ def _generic_basin_map(model, param, window, axes, at, shortcuts, *, grid, t1, r
                         f"and {summary['counts']['failed']} failed; drawn grey/black, not guessed")
     parameters = {"model_spec": model, **_model_record(m), "plane": bm.plane.record(), "t1": bm.solver["t1"],
                   "rtol": rtol, "atol": atol, "max_steps": max_steps, "chunk": chunk}
-    _finish("basin-map", "basin_map", out=out, fmt=fmt, figure=plot_basin_map(bm, size=size.value), arrays=bm.arrays(),
+    _finish("basin-map", "basin_map", out=out, fmt=fmt, figure=lambda: plot_basin_map(bm, size=size.value), arrays=bm.arrays(),
             parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
@@ -365,7 +374,7 @@ def _finish_collapse(command: str, stem: str, sw, *, size: "Size", **kwargs) -> 
                         f"{summary['failed_total']} failed; the fractions are over the settled runs (see per_point)")
     if "warning" in summary:
         messages.append(f"warning: {summary['warning']}")
-    _finish(command, stem, figure=dynsim.plot_sweep(sw, size=size.value), arrays=sw.arrays(), summary=summary, messages=messages,
+    _finish(command, stem, figure=lambda: dynsim.plot_sweep(sw, size=size.value), arrays=sw.arrays(), summary=summary, messages=messages,
             **kwargs)
 
 
@@ -523,7 +532,7 @@ def basin_map_cmd(
                   **({"beta": beta, "tau0": tau0} if model is BasinModel.eigen3d else {"tau": tau}),
                   "p_axis": vars(p_axis), "s_axis": vars(s_axis), "t1": bm.solver["t1"], "rtol": rtol,
                   "atol": atol, "max_steps": max_steps, "chunk": chunk}
-    _finish("basin-map", "basin_map", out=out, fmt=fmt, figure=dynsim.plot_basin_map(bm, size=size.value), arrays=bm.arrays(),
+    _finish("basin-map", "basin_map", out=out, fmt=fmt, figure=lambda: dynsim.plot_basin_map(bm, size=size.value), arrays=bm.arrays(),
             parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
@@ -592,7 +601,7 @@ def sweep_cmd(
                          progress=lambda msg: _err(f"dynsim: {msg}"))  # names its argument over itself
         summary = sw.summary()
         messages = [] if summary["complete"] else ["PARTIAL: some samples not settled or failed (see points)"]
-        _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=plot_model_sweep(sw, size=size.value), arrays=sw.arrays(),
+        _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=lambda: plot_model_sweep(sw, size=size.value), arrays=sw.arrays(),
                 parameters={"kind": kind, "over": over, "model_spec": model or "eigen", **_model_record(m),
                             "plane": plane.record(), "samples": samples, "t1": t1},
                 summary=summary, start=start, as_json=as_json, messages=messages)
@@ -643,7 +652,7 @@ def sweep_cmd(
     if "fold_within_bracket" in summary:
         messages.append(f"saddle-node measured in {summary['fold_bracket_measured']}, closed form eta_c = "
                         f"{summary['eta_critical_closed_form']:.6g}")
-    _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=dynsim.plot_sweep(sw, size=size.value), arrays=sw.arrays(),
+    _finish("sweep", f"sweep_{kind}", out=out, fmt=fmt, figure=lambda: dynsim.plot_sweep(sw, size=size.value), arrays=sw.arrays(),
             parameters=parameters, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
@@ -666,7 +675,7 @@ def _prediction_head(seed, start, out, fmt, as_json, given: dict, size: "Size") 
     messages += [f"{'reproduced' if c['passed'] else 'NOT reproduced'}: {c['claim']}" for c in summary["claims"]]
     if summary["diverged"]:
         messages.insert(0, "PARTIAL: a run diverged (see diverged_at_step); its later logs are NaN")
-    _finish("simulate", "simulate_prediction-head", out=out, fmt=fmt, figure=dynsim.plot_prediction_head(run, size=size.value),
+    _finish("simulate", "simulate_prediction-head", out=out, fmt=fmt, figure=lambda: dynsim.plot_prediction_head(run, size=size.value),
             arrays=run.arrays(), parameters=summary["params"], summary=summary, start=start, as_json=as_json,
             messages=messages)
 
@@ -739,7 +748,7 @@ def compare_cmd(
                         + ", ".join(map(str, ch["authors_spectrum_below_1e-6_per_seed"])))
     if summary["shrinks_with_lr"] is False or summary["shrinks_with_batch"] is False:
         messages.append("note: the discrepancy does not shrink monotonically over the whole grid (see discrepancy)")
-    _finish("compare", f"compare_{model.value}", out=out, fmt=fmt, figure=dynsim.plot_comparison(c, size=size.value),
+    _finish("compare", f"compare_{model.value}", out=out, fmt=fmt, figure=lambda: dynsim.plot_comparison(c, size=size.value),
             arrays=c.arrays(), parameters={"model": model.value, "lrs": list(c.lrs), "batches": list(c.batches),
                                            "T": float(c.t[-1]), "seeds": seeds, "seed": seed, **opts},
             summary=summary, start=start, as_json=as_json, messages=messages)
@@ -980,7 +989,7 @@ def simulate_cmd(
         if "representation_rank" in summary:
             messages.append("representation rank: " + ", ".join(
                 f"{k} {v['effective_rank']:.2f}" for k, v in summary["representation_rank"].items()))
-        figure, arrays, params = dynsim.plot_collapse(run, size=size.value), run.arrays(), run.params
+        figure, arrays, params = lambda: dynsim.plot_collapse(run, size=size.value), run.arrays(), run.params
         params = {k: v for k, v in params.items() if not (k == "d0" and v is None)}  # the record: what the run used
     else:
         sim = dynsim.simulate(name, n1=n1, **{k: v for k, v in own.items() if v is not None},
@@ -992,7 +1001,7 @@ def simulate_cmd(
                     f"{summary['commutator_final']:.3g}"]
         if "nuisance" in summary:
             messages.append(f"nuisance: {summary['nuisance']['predicted']}")
-        figure, arrays, params = dynsim.plot_simulation(sim, size=size.value), sim.arrays(), sim.params
+        figure, arrays, params = lambda: dynsim.plot_simulation(sim, size=size.value), sim.arrays(), sim.params
     if not summary["complete"]:
         messages.insert(0, f"PARTIAL: {summary['failure']}; outputs labelled partial")
     _finish("simulate", f"simulate_{name}", out=out, fmt=fmt, figure=figure, arrays=arrays, parameters=params,
@@ -1043,7 +1052,7 @@ def stepwise_cmd(
     messages = [f"PARTIAL: {summary['failure']}"] if not summary["complete"] else []
     messages.append("step times " + ", ".join(f"{v:.3g}" for v in summary["step_times"])
                     + f"; max |λ - closed form| = {summary['max_abs_error_lambda_vs_closed_form']:.2e}")
-    _finish("stepwise", "stepwise", out=out, fmt=fmt, figure=dynsim.plot_stepwise(run, size=size.value), arrays=run.arrays(),
+    _finish("stepwise", "stepwise", out=out, fmt=fmt, figure=lambda: dynsim.plot_stepwise(run, size=size.value), arrays=run.arrays(),
             parameters=run.params, summary=summary, start=start, as_json=as_json, messages=messages)
 
 
@@ -1173,7 +1182,7 @@ def continuation_cmd(
         f"{s.kind} at {name} = {s.mu:.10g}" for s in res.special) or "none")]
     parameters = {"model_spec": model, **_model_record(m), "over": over, "at": at, "start": start, "coord": coord,
                   "max_points": max_points}
-    _finish("continuation", "continuation", out=out, fmt=fmt, figure=plot_continuation(res, coord=coord, size=size.value),
+    _finish("continuation", "continuation", out=out, fmt=fmt, figure=lambda: plot_continuation(res, coord=coord, size=size.value),
             arrays=res.arrays(), parameters=parameters, summary=summary, start=start_t, as_json=as_json,
             messages=messages)
 

@@ -34,6 +34,9 @@ def test_main_command_writes_figure_numbers_and_record(tmp_path, capsys):
     assert record["parameters"]["eta"] == 4e-4 and record["parameters"]["alpha_p"] == 1.0
     assert record["argv"][:3] == ["phase-portrait", "--eta", "4e-4"]
     assert {"jax", "diffrax", "equinox", "numpy", "python"} <= set(record["versions"])
+    timing = record["timing_s"]  # the run after the imports: job, figure, write (the record's own)
+    assert set(timing) == {"job", "figure", "write"} and all(v > 0 for v in timing.values())
+    assert timing["job"] + timing["figure"] <= record["runtime_s"] + 1e-3
     data = np.load(out / "phase_portrait.npz")
     assert data["trajectories_y"].shape[0] == 32 and np.all(data["trajectories_status"] == 0)
     img = matplotlib.image.imread(out / "phase_portrait.png")

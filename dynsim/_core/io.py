@@ -230,13 +230,14 @@ def staged(out_dir: str | Path, last: tuple[str, ...] = ()) -> Iterator[Path]:
 
 
 def write_outputs(out_dir: str | Path, stem: str, *, figure, arrays: dict[str, np.ndarray],
-                  record: dict, fmt: str = "png") -> dict[str, Path]:
+                  record: dict, fmt: str = "png", timing=None) -> dict[str, Path]:
     """Write ``stem.{fmt}``, ``stem.npz`` and ``stem.json`` into ``out_dir`` (created if needed).
 
     The figure is saved with :func:`dynsim.plot.style.savefig` at :data:`DPI`: the same figure
     gives the same PNG, PDF and SVG bytes.
 
-    ``record`` is completed with the package versions and the paths written. Nothing is
+    ``record`` is completed with the package versions and the paths written, and with
+    ``timing_s``: the dict that ``timing()`` returns once the figure and the numbers are written. Nothing is
     half-written: the three files are written to temporary names in ``out_dir`` and renamed
     into place (``os.replace``) only once all three are complete, so a failed or killed run
     leaves each file either as it was or entirely new (the ``.json`` is renamed last). An
@@ -257,7 +258,9 @@ def write_outputs(out_dir: str | Path, stem: str, *, figure, arrays: dict[str, n
         # (constrained layout: no tight bbox pass)
         "figure": lambda f: savefig(figure, f, format=fmt, dpi=DPI),
         "data": lambda f: np.savez_compressed(f, **data),
-        "record": lambda f: f.write(text.encode()),
+        "record": lambda f: f.write((text if timing is None else
+                                     json.dumps(jsonable({**full, "timing_s": timing()}), indent=2, allow_nan=False)
+                                     + "\n").encode()),
     }
     tmps: dict[str, Path] = {}
     try:
