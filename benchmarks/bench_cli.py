@@ -80,6 +80,11 @@ def _record_timing(out: Path) -> dict:
     return json.loads(next(out.glob("*.json")).read_text()).get("timing_s", {})
 
 
+#: What the installed ``dynsim`` script runs, for any tree: its entry point (``cli.entry``, or
+#: ``cli.main`` in a tree from before it existed), the arguments from ``sys.argv``.
+LAUNCH = "import sys, cli; entry = getattr(cli, 'entry', None); sys.exit(entry() if entry else cli.main())"
+
+
 def _children_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -137,8 +142,7 @@ def main() -> None:
     ap.add_argument("--tree", action="append", default=[], metavar="LABEL=DIR",
                     help="another source tree (dynsim/, cli.py) to measure alongside (repeatable)")
     args = ap.parse_args()
-    script = shutil.which("dynsim", path=str(Path(sys.executable).parent)) or shutil.which("dynsim")
-    if script is None:
+    if shutil.which("dynsim", path=str(Path(sys.executable).parent)) is None:
         sys.exit("install dynsim first (pip install -e .)")
     commands = {k: v for k, v in COMMANDS.items() if not args.only or any(k.startswith(o) for o in args.only)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -155,10 +159,10 @@ def main() -> None:
         for i, (label, cmd) in enumerate(commands.items()):
             first, runs, local_floor = {}, {t.label: [] for t in trees}, []
             for t in trees:
-                first[t.label] = timed([script, *cmd, "--out", str(t.out / str(i))], t.env)
+                first[t.label] = timed([sys.executable, "-c", LAUNCH, *cmd, "--out", str(t.out / str(i))], t.env)
             for _ in range(args.repeats):
                 for t in trees:
-                    runs[t.label].append(timed([script, *cmd, "--out", str(t.out / str(i))], t.env))
+                    runs[t.label].append(timed([sys.executable, "-c", LAUNCH, *cmd, "--out", str(t.out / str(i))], t.env))
                 local_floor.append(timed([sys.executable, "-c", "import dynsim"], trees[-1].env))
             for t in trees:
                 current = t is trees[-1]

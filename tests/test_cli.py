@@ -36,7 +36,7 @@ def test_main_command_writes_figure_numbers_and_record(tmp_path, capsys):
     assert {"jax", "diffrax", "equinox", "numpy", "python"} <= set(record["versions"])
     timing = record["timing_s"]  # the run after the imports: job, figure, write (the record's own)
     assert set(timing) == {"job", "figure", "write"} and all(v > 0 for v in timing.values())
-    assert timing["job"] + timing["figure"] <= record["runtime_s"] + 1e-3
+    assert timing["job"] + timing["figure"] <= record["runtime_s"] + 0.01  # each rounded to 1 ms
     data = np.load(out / "phase_portrait.npz")
     assert data["trajectories_y"].shape[0] == 32 and np.all(data["trajectories_status"] == 0)
     img = matplotlib.image.imread(out / "phase_portrait.png")

@@ -21,8 +21,12 @@ def to_jax(x: ArrayLike) -> Array:
     """``jnp.asarray(x)`` without a compilation: JAX 0.10 lifts a NumPy array or a Python scalar
     through an eager ``stage`` program, compiled (or loaded from the compilation cache, about 10 ms)
     for every new shape and dtype in a process; ``jax.device_put`` gives the same array (dtype and
-    weak type) with no program. Anything else (a JAX array, a tracer, a list) goes to ``jnp.asarray``."""
-    if isinstance(x, (np.ndarray, np.generic, bool, int, float, complex)) and not isinstance(x, np.ma.MaskedArray):
+    weak type) with no program. A NumPy array is copied first: on the CPU, ``device_put`` may share
+    the caller's buffer (depending on its alignment), and a later write to it would change the JAX
+    array. Anything else (a JAX array, a tracer, a list) goes to ``jnp.asarray``."""
+    if isinstance(x, np.ndarray) and not isinstance(x, np.ma.MaskedArray):
+        return jax.device_put(np.array(x, copy=True))
+    if isinstance(x, (np.generic, bool, int, float, complex)):
         return jax.device_put(x)
     return jnp.asarray(x)
 

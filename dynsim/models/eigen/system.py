@@ -46,7 +46,7 @@ def nontrivial_roots(eta: ArrayLike, sigma: ArrayLike, tau: ArrayLike) -> tuple[
     for name, value in (("eta", eta), ("sigma", sigma), ("tau", tau)):
         check_param(name, value, lower=0.0)
     xp = array_module(eta, sigma, tau)
-    eta, sigma, tau = (xp.asarray(a, dtype=float) for a in (eta, sigma, tau))
+    eta, sigma, tau = (xp.asarray(a) for a in (eta, sigma, tau))
     k = 1.0 + sigma**2
     disc = tau**2 - 4.0 * eta * k
     exists = disc >= 0.0
