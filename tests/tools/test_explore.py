@@ -195,6 +195,7 @@ def test_export_writes_the_view_and_the_command_that_reproduces_it(page, tmp_pat
     record = json.loads((Path(page.out) / "phase_portrait.json").read_text())
     assert record["command"] == "phase-portrait" and record["shell_command"] in text.replace("&amp;", "&")
     assert "--param eta=0.004" in record["shell_command"]
+    assert set(record["timing_s"]) == {"job", "figure", "write"}  # as every command's record
     # the command shown makes the same arrays (dynsim rerun: bitwise) and the same figure bytes
     assert cli.main(["rerun", str(Path(page.out) / "phase_portrait.json"), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "phase_portrait.png").read_bytes() == (Path(page.out) / "phase_portrait.png").read_bytes()

@@ -371,9 +371,14 @@ class Explorer:
                   "summary": pp.summary(), "runtime_s": None}
         arrays = pp.arrays()
         record["arrays"] = {k: {"shape": list(np.shape(v)), "dtype": str(np.asarray(v).dtype)} for k, v in arrays.items()}
+        job_s = time.perf_counter() - start
+        figure = plot_phase_portrait(pp, size=size)
+        figure_s = time.perf_counter() - start - job_s
         record["runtime_s"] = round(time.perf_counter() - start, 3)
-        return write_outputs(out, "phase_portrait", figure=plot_phase_portrait(pp, size=size), arrays=arrays,
-                             record=record, fmt=fmt)
+        t = time.perf_counter()
+        return write_outputs(out, "phase_portrait", figure=figure, arrays=arrays, record=record, fmt=fmt,
+                             timing=lambda: {"job": round(job_s, 3), "figure": round(figure_s, 3),
+                                             "write": round(time.perf_counter() - t, 3)})
 
 
 def _distinct(roots, atol: float, rtol: float = 1e-7):
