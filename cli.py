@@ -186,10 +186,8 @@ def _finish(command: str, stem: str, *, out: Path, fmt: "Format", figure, arrays
               "input_files": _input_files(_ARGV), "source": _source(), "summary": summary,
               "arrays": {k: {"shape": list(np.shape(v)), "dtype": str(np.asarray(v).dtype)} for k, v in arrays.items()},
               "runtime_s": round(time.perf_counter() - start, 3)}
-    t = time.perf_counter()
     paths = write_outputs(out, stem, figure=figure, arrays=arrays, record=record, fmt=fmt.value,
-                          timing=lambda: {"job": round(job_s, 3), "figure": round(figure_s, 3),
-                                          "write": round(time.perf_counter() - t, 3)})
+                          timing={"job": round(job_s, 3), "figure": round(figure_s, 3)})
     for msg in messages:
         _err(f"dynsim: {msg}")
     _err(f"dynsim: wrote {', '.join(str(p) for p in paths.values())} ({record['runtime_s']:.2f} s)")

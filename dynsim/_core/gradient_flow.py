@@ -42,7 +42,7 @@ import optax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from dynsim._core.errors import DynsimInputError
-from dynsim._core.system import AbstractSystem, check_param, to_jax
+from dynsim._core.system import AbstractSystem, broadcast_flat, check_param, to_jax
 
 __all__ = ["GradientFlow", "GradientTraining", "field_discrepancy", "train_gradient_flow"]
 
@@ -397,12 +397,10 @@ class GradientFlow(AbstractSystem):
         return tuple(np.broadcast_shapes(*shapes)) if shapes else ()
 
     def broadcast_to(self, batch: tuple[int, ...]) -> "GradientFlow":
-        size = int(np.prod(batch, dtype=int))
         nd = dict(self.data_ndim)
 
         def b(v, k):
-            event = v.shape[v.ndim - k:]
-            return jnp.broadcast_to(v, (*batch, *event)).reshape(size, *event)
+            return broadcast_flat(v, batch, v.shape[v.ndim - k:])
 
         return eqx.tree_at(lambda s: (s.params, s.data), self,
                            ({k: b(v, 0) for k, v in self.params.items()},

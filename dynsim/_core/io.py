@@ -12,6 +12,7 @@ import platform
 import secrets
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -230,14 +231,15 @@ def staged(out_dir: str | Path, last: tuple[str, ...] = ()) -> Iterator[Path]:
 
 
 def write_outputs(out_dir: str | Path, stem: str, *, figure, arrays: dict[str, np.ndarray],
-                  record: dict, fmt: str = "png", timing=None) -> dict[str, Path]:
+                  record: dict, fmt: str = "png", timing: dict | None = None) -> dict[str, Path]:
     """Write ``stem.{fmt}``, ``stem.npz`` and ``stem.json`` into ``out_dir`` (created if needed).
 
     The figure is saved with :func:`dynsim.plot.style.savefig` at :data:`DPI`: the same figure
     gives the same PNG, PDF and SVG bytes.
 
-    ``record`` is completed with the package versions and the paths written, and with
-    ``timing_s``: the dict that ``timing()`` returns once the figure and the numbers are written. Nothing is
+    ``record`` is completed with the package versions and the paths written, and, given ``timing``
+    (seconds of the run's earlier parts, e.g. ``{"job": ..., "figure": ...}``), with ``timing_s``:
+    ``timing`` and ``"write"``, the seconds this call took to write the figure and the numbers. Nothing is
     half-written: the three files are written to temporary names in ``out_dir`` and renamed
     into place (``os.replace``) only once all three are complete, so a failed or killed run
     leaves each file either as it was or entirely new (the ``.json`` is renamed last). An
@@ -246,6 +248,7 @@ def write_outputs(out_dir: str | Path, stem: str, *, figure, arrays: dict[str, n
     """
     from dynsim.plot.style import savefig  # here: importing dynsim._core.io does not import matplotlib
 
+    start = time.perf_counter()
     out = Path(out_dir)
     check_out_dir(out, [stem], formats=(fmt,))
     paths = {"figure": out / f"{stem}.{fmt}", "data": out / f"{stem}.npz", "record": out / f"{stem}.json"}
@@ -258,9 +261,9 @@ def write_outputs(out_dir: str | Path, stem: str, *, figure, arrays: dict[str, n
         # (constrained layout: no tight bbox pass)
         "figure": lambda f: savefig(figure, f, format=fmt, dpi=DPI),
         "data": lambda f: np.savez_compressed(f, **data),
-        "record": lambda f: f.write((text if timing is None else
-                                     json.dumps(jsonable({**full, "timing_s": timing()}), indent=2, allow_nan=False)
-                                     + "\n").encode()),
+        "record": lambda f: f.write((text if timing is None else json.dumps(jsonable(
+            {**full, "timing_s": {**timing, "write": round(time.perf_counter() - start, 3)}}), indent=2,
+            allow_nan=False) + "\n").encode()),
     }
     tmps: dict[str, Path] = {}
     try:

@@ -19,7 +19,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from dynsim._core import aot as _aot
 from dynsim._core.errors import DynsimInputError
-from dynsim._core.system import AbstractSystem, _concrete, _on_host, check_param, to_jax
+from dynsim._core.system import AbstractSystem, _concrete, _on_host, broadcast_flat, check_param, to_jax
 
 
 class Status(enum.IntEnum):
@@ -366,11 +366,8 @@ def solve(
                                          f"({names} = 0 is invariant: integrate it with log_positive=False)")
 
     batch = tuple(np.broadcast_shapes(y0.shape[:-1], system.batch_shape()))
-    size = int(np.prod(batch, dtype=int))
     system = system.broadcast_to(batch)
-    host = _on_host(y0)
-    y0 = _reshape(jnp.broadcast_to(y0, (*batch, system.dim)) if host is None
-                  else np.broadcast_to(host, (*batch, system.dim)), (size, system.dim))
+    y0 = broadcast_flat(y0, batch, (system.dim,))
 
     sol = _solve_batch(system, y0, ts, jnp.asarray(rtol, dtype),
                        jnp.asarray(atol, dtype), jnp.asarray(divergence_threshold, dtype),

@@ -122,6 +122,17 @@ def _on_host(x) -> np.ndarray | None:
     return np.asarray(x)
 
 
+def broadcast_flat(x, batch: tuple[int, ...], event: tuple[int, ...]) -> Array:
+    """``x`` broadcast to ``batch + event`` and flattened to ``(prod(batch), *event)``: by NumPy where
+    ``x`` is on the host (:func:`_on_host`; an eager JAX broadcast and reshape would each be compiled
+    for every new shape), by JAX for a tracer or an accelerator's array."""
+    size = int(np.prod(batch, dtype=int))
+    host = _on_host(x)
+    if host is None:
+        return jnp.broadcast_to(x, (*batch, *event)).reshape(size, *event)
+    return to_jax(np.broadcast_to(host, (*batch, *event)).reshape(size, *event))
+
+
 #: The magnitudes a scalar parameter may have besides 0 (the command line's float options take the same):
 #: products and powers of a few such numbers stay normal float64 numbers, so nothing downstream overflows
 #: (``sigma ** 2`` of 1e308) or loses its digits to underflow.
@@ -285,14 +296,11 @@ class AbstractSystem(eqx.Module):
 
     def broadcast_to(self, batch: tuple[int, ...]) -> "AbstractSystem":
         """Every parameter broadcast to ``batch`` + its own shape, then the batch flattened to one axis."""
-        size = int(np.prod(batch, dtype=int))
         getters, values = [], []
         for get, v, k in self._all_param_fields():
             event = v.shape[v.ndim - k:]
             getters.append(get)
-            host = _on_host(v)
-            values.append(jnp.broadcast_to(v, (*batch, *event)).reshape(size, *event) if host is None
-                          else to_jax(np.broadcast_to(host, (*batch, *event)).reshape(size, *event)))
+            values.append(broadcast_flat(v, batch, event))
         if not getters:
             return self
         return eqx.tree_at(lambda s: [g(s) for g in getters], self, values)
